@@ -1,0 +1,44 @@
+"""clusterimpact: impact evaluation of joint-action CSR initiatives in industrial clusters.
+
+Examples
+--------
+>>> import clusterimpact as ci
+>>> df = ci.datasets.load("mpdta")
+>>> panel = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+>>> panel.n_units
+500
+"""
+
+from clusterimpact import datasets
+from clusterimpact._version import __version__
+from clusterimpact.design.panel import Panel
+from clusterimpact.errors import (
+    ClusterImpactError,
+    ClusterImpactWarning,
+    DroppedRowsWarning,
+    EstimationError,
+    EstimationWarning,
+    FewClustersWarning,
+    PanelError,
+    SmallCellWarning,
+    SpecificationError,
+    TimingWarning,
+)
+from clusterimpact.results import Result
+
+__all__ = [
+    "ClusterImpactError",
+    "ClusterImpactWarning",
+    "DroppedRowsWarning",
+    "EstimationError",
+    "EstimationWarning",
+    "FewClustersWarning",
+    "Panel",
+    "PanelError",
+    "Result",
+    "SmallCellWarning",
+    "SpecificationError",
+    "TimingWarning",
+    "__version__",
+    "datasets",
+]

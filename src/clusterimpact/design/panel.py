@@ -1,0 +1,647 @@
+"""The :class:`Panel`: who is treated when, in which cluster, with what weight.
+
+One validation pass turns a user's DataFrame into immutable integer codes and
+float arrays that every estimator shares. Problems are reported with
+:class:`~clusterimpact.errors.PanelError`, naming the column and the rule and
+showing up to five offending rows; the input is never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.design._frames import read_table, to_pandas
+from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, show_rows, suggest
+
+__all__ = ["Panel"]
+
+_NEVER = np.inf
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _fail(rule: str, frame: pd.DataFrame, mask: Any, columns: list[str], hint: str = "") -> None:
+    message = rule + (f" {hint}" if hint else "") + "\n" + show_rows(frame, mask, columns)
+    raise PanelError(message)
+
+
+class Panel:
+    """A validated description of who is treated when.
+
+    Parameters
+    ----------
+    data
+        A pandas or polars DataFrame (anything narwhals understands), or a
+        path to a CSV, Parquet or Stata file. Never modified.
+    unit
+        Column identifying the unit observed over time (worker, firm,
+        village). ``None`` declares repeated cross-sections: each row is a
+        different unit.
+    time
+        Period column: integers or floats (years, survey rounds), pandas
+        Periods, or datetimes with a regular frequency (converted to Periods).
+    cohort
+        Column holding the first treated period of each unit, on the scale of
+        ``time``; ``0``, NaN or ``+inf`` mean never treated.
+    treatment
+        0/1 column, absorbing (once treated, stays treated); cohorts are
+        derived from it. Give exactly one of ``cohort`` and ``treatment``.
+        With ``unit=None`` cohorts are derived per ``cluster``.
+    cluster
+        Sampling or assignment cluster used for standard errors (default:
+        the unit). Units must be nested in clusters.
+    weights
+        Non-negative sampling weights.
+
+    Attributes
+    ----------
+    unit_code, time_code, cluster_code : numpy.ndarray
+        Integer codes of each row (0-based), read-only.
+    time_value, cohort_value, event_time : numpy.ndarray
+        The time of each row, its unit's first treated period (``inf`` if
+        never treated) and their difference (NaN if never treated), on the
+        numeric time scale (Period ordinals for Periods).
+    treated : numpy.ndarray
+        Boolean treatment status of each row, ``time_value >= cohort_value``.
+    periods : pandas.Index
+        The sorted observed periods in their original type.
+    weights : numpy.ndarray
+        Row weights (ones when none were given).
+
+    Raises
+    ------
+    PanelError
+        For every violated rule: missing or misspelt columns, empty data,
+        missing ids or times, duplicate (unit, time) rows, cohorts that vary
+        within a unit, a treatment that switches off, clusters that vary within
+        a unit, non-numeric, infinite or negative weights, no treated units,
+        no comparison units.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> df = ci.datasets.load("mpdta")
+    >>> panel = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+    >>> panel.n_units, panel.n_periods, panel.cohorts.tolist()
+    (500, 5, [2004.0, 2006.0, 2007.0])
+    >>> panel.describe()[["cohort", "units"]].to_dict("list")
+    {'cohort': ['2004', '2006', '2007', 'never treated'], 'units': [20, 40, 131, 309]}
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        unit: str | None,
+        time: str,
+        cohort: str | None = None,
+        treatment: str | None = None,
+        cluster: str | None = None,
+        weights: str | None = None,
+    ) -> None:
+        frame = read_table(data) if isinstance(data, str | os.PathLike) else to_pandas(data)
+        self._set("data", frame)
+        self._set("unit", unit)
+        self._set("time", time)
+        self._set("cohort_column", cohort)
+        self._set("treatment_column", treatment)
+        self._set("cluster", cluster if cluster is not None else unit)
+        self._set("weights_column", weights)
+        self._set("_cache", {})
+        self._validate_roles()
+        self._encode()
+
+    # ---------------------------------------------------------------- plumbing
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Panel is immutable; cannot set {name!r}. Build a new Panel instead.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Panel is immutable; cannot delete {name!r}.")
+
+    # -------------------------------------------------------------- validation
+    def _validate_roles(self) -> None:
+        frame = self.data
+        if (self.cohort_column is None) == (self.treatment_column is None):
+            raise PanelError(
+                "Give exactly one of cohort= (first treated period) and treatment= (0/1 absorbing "
+                "treatment column)."
+            )
+        roles = {
+            "unit": self.unit,
+            "time": self.time,
+            "cohort": self.cohort_column,
+            "treatment": self.treatment_column,
+            "cluster": self.cluster,
+            "weights": self.weights_column,
+        }
+        missing = [(role, col) for role, col in roles.items() if col is not None and col not in frame]
+        if missing:
+            parts = [f"{role}={col!r}{suggest(col, frame.columns)}" for role, col in missing]
+            raise PanelError(
+                "Column(s) not found in the data: " + "; ".join(parts)
+                + f"\nAvailable columns: {', '.join(map(str, frame.columns[:30]))}"
+                + (" ..." if frame.shape[1] > 30 else "")
+            )
+        if len(frame) == 0:
+            raise PanelError("The data are empty: a Panel needs at least one row.")
+        if self.unit is None and self.treatment_column is not None and self.cluster is None:
+            raise PanelError(
+                "Repeated cross-sections (unit=None) with treatment= need cluster= to derive "
+                "cohorts: the 0/1 treatment is read per cluster and period. Or give cohort=."
+            )
+        for role in ("unit", "time", "cluster"):
+            col = roles[role]
+            if col is not None:
+                bad = frame[col].isna().to_numpy()
+                if bad.any():
+                    _fail(f"Missing values in the {role} column {col!r}: {int(bad.sum())} row(s).",
+                          frame, bad, [col], "Drop or fill them before building the Panel.")
+
+    def _encode(self) -> None:
+        frame = self.data
+        n = len(frame)
+        time_value, periods, period_values = self._encode_time(frame[self.time])
+        time_code = np.searchsorted(period_values, time_value)
+        self._set("periods", periods)
+        self._set("period_values", _readonly(period_values))
+        self._set("time_code", _readonly(time_code.astype(np.int64)))
+        self._set("time_value", _readonly(time_value))
+
+        if self.unit is None:
+            unit_code, unit_labels = np.arange(n, dtype=np.int64), pd.RangeIndex(n)
+        else:
+            unit_code, unit_labels = pd.factorize(frame[self.unit], sort=True)
+            unit_code = unit_code.astype(np.int64)
+            unit_labels = pd.Index(unit_labels, name=self.unit)
+        self._set("unit_code", _readonly(unit_code))
+        self._set("unit_labels", unit_labels)
+        if self.unit is not None:
+            self._check_duplicates()
+
+        if self.cluster is None:
+            cluster_code, cluster_labels = unit_code, unit_labels
+        else:
+            cluster_code, cluster_labels = pd.factorize(frame[self.cluster], sort=True)
+            cluster_code = cluster_code.astype(np.int64)
+            cluster_labels = pd.Index(cluster_labels, name=self.cluster)
+            if self.unit is not None:
+                self._check_constant_within_unit(cluster_code.astype(float), self.cluster,
+                                                 "cluster", "Units must be nested in clusters.")
+        self._set("cluster_code", _readonly(cluster_code))
+        self._set("cluster_labels", cluster_labels)
+
+        self._set("weights", _readonly(self._encode_weights()))
+        cohort = (self._cohort_from_column() if self.cohort_column is not None
+                  else self._cohort_from_treatment())
+        cohort = self._check_timing(cohort)
+        self._set("cohort_value", _readonly(cohort))
+        with np.errstate(invalid="ignore"):
+            event = np.where(np.isfinite(cohort), time_value - cohort, np.nan)
+        self._set("event_time", _readonly(event))
+        self._set("treated", _readonly(time_value >= cohort))
+        self._check_comparisons()
+
+    def _encode_time(self, column: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+        """Map the time column to a float scale; return (row values, periods, period values)."""
+        dtype = column.dtype
+        if isinstance(dtype, pd.PeriodDtype):
+            values = column.array.asi8.astype(float)
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            uniq = pd.DatetimeIndex(column.drop_duplicates().sort_values())
+            freq = pd.infer_freq(uniq) if len(uniq) >= 3 else None
+            if freq is None:
+                raise PanelError(
+                    f"The time column {self.time!r} holds datetimes without a regular frequency, so "
+                    "event time is undefined. Convert it to periods first, e.g. "
+                    f"df[{self.time!r}].dt.to_period('M') (or 'Q', 'Y')."
+                )
+            as_period = column.dt.to_period(freq)
+            values = as_period.array.asi8.astype(float)
+            column = as_period
+        elif pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            bad = ~column.map(lambda v: isinstance(v, int | float | np.number)).to_numpy(dtype=bool)
+            _fail(f"The time column {self.time!r} must be numeric (years, rounds), pandas Periods or "
+                  f"datetimes; it has dtype {dtype}.", self.data, bad if bad.any() else slice(None),
+                  [self.time], "Convert it, e.g. with pd.to_numeric or .dt.to_period.")
+        else:
+            values = column.to_numpy(dtype=float)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                _fail(f"Infinite values in the time column {self.time!r}.", self.data, bad, [self.time])
+        period_values, first = np.unique(values, return_index=True)
+        periods = pd.Index(column.iloc[first].to_numpy(), name=self.time)
+        return values, periods, period_values
+
+    def _check_duplicates(self) -> None:
+        key = self.unit_code * np.int64(len(self.period_values)) + self.time_code
+        counts = np.bincount(key)
+        dup = counts[key] > 1
+        if dup.any():
+            n_pairs = int((counts > 1).sum())
+            order = np.lexsort((self.time_code, self.unit_code))
+            mask = np.zeros(len(key), dtype=bool)
+            mask[order[dup[order]]] = True
+            _fail(
+                f"Duplicate (unit, time) rows: {n_pairs} unit-period pair(s) appear more than once "
+                f"(columns {self.unit!r}, {self.time!r}).", self.data, mask, [self.unit, self.time],
+                "Aggregate them, or declare repeated cross-sections with unit=None.",
+            )
+
+    def _check_constant_within_unit(self, values: np.ndarray, column: str, what: str,
+                                    hint: str) -> None:
+        first = np.empty(self.n_units)
+        first[self.unit_code[::-1]] = values[::-1]
+        same = (values == first[self.unit_code]) | (np.isnan(values) & np.isnan(first[self.unit_code]))
+        if not same.all():
+            bad_units = np.unique(self.unit_code[~same])
+            mask = np.isin(self.unit_code, bad_units)
+            _fail(f"The {what} column {column!r} varies within unit for {bad_units.size} unit(s).",
+                  self.data, mask, [self.unit, self.time, column], hint)
+
+    def _numeric(self, column: str, role: str) -> np.ndarray:
+        series = self.data[column]
+        if pd.api.types.is_bool_dtype(series.dtype):
+            return series.to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(series.dtype):
+            coerced = pd.to_numeric(series, errors="coerce")
+            bad = (coerced.isna() & series.notna()).to_numpy()
+            _fail(f"The {role} column {column!r} must be numeric; it has dtype {series.dtype}.",
+                  self.data, bad if bad.any() else slice(None), [column])
+        return series.to_numpy(dtype=float, na_value=np.nan)
+
+    def _encode_weights(self) -> np.ndarray:
+        if self.weights_column is None:
+            return np.ones(len(self.data))
+        w = self._numeric(self.weights_column, "weights")
+        col = self.weights_column
+        for bad, rule in (
+            (np.isnan(w), "Missing values in the weights column"),
+            (np.isinf(w), "Infinite values in the weights column"),
+            (w < 0, "Negative values in the weights column"),
+        ):
+            if bad.any():
+                _fail(f"{rule} {col!r}: {int(bad.sum())} row(s).", self.data, bad, [col])
+        if not (w > 0).any():
+            raise PanelError(f"Every weight in {col!r} is zero: nothing left to estimate from.")
+        return w
+
+    def _cohort_from_column(self) -> np.ndarray:
+        col = self.cohort_column
+        series = self.data[col]
+        if isinstance(series.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(
+            series.dtype
+        ):
+            if pd.api.types.is_datetime64_any_dtype(series.dtype):
+                freq = self.periods.freq if isinstance(self.periods, pd.PeriodIndex) else None
+                if freq is None:
+                    raise PanelError(f"The cohort column {col!r} holds datetimes but time is not "
+                                     "periodic; give both as Periods or both as numbers.")
+                series = series.dt.to_period(freq)
+            ordinals = series.array.asi8.astype(float)
+            cohort = np.where(series.isna().to_numpy(), _NEVER, ordinals)
+        else:
+            cohort = self._numeric(col, "cohort")
+            cohort = np.where(np.isnan(cohort) | (cohort == 0), _NEVER, cohort)
+            if (cohort == -np.inf).any():
+                bad = cohort == -np.inf
+                _fail(f"The cohort column {col!r} holds -inf.", self.data, bad, [col],
+                      "Use 0, NaN or +inf for never treated.")
+        if self.unit is not None:
+            self._check_constant_within_unit(
+                cohort, col, "cohort",
+                "A unit has one first-treated period; for a treatment that varies by period "
+                "pass treatment= instead.")
+        return cohort
+
+    def _cohort_from_treatment(self) -> np.ndarray:
+        col = self.treatment_column
+        d = self._numeric(col, "treatment")
+        bad = np.isnan(d)
+        if bad.any():
+            _fail(f"Missing values in the treatment column {col!r}: {int(bad.sum())} row(s).",
+                  self.data, bad, [col])
+        bad = (d != 0) & (d != 1)
+        if bad.any():
+            _fail(f"The treatment column {col!r} must be 0/1.", self.data, bad, [col])
+        holder = self.unit_code if self.unit is not None else self.cluster_code
+        holder_name = self.unit if self.unit is not None else self.cluster
+        n_holders = int(holder.max()) + 1
+        t = self.time_value
+        if self.unit is None:
+            # every row of a (cluster, period) must share the treatment
+            key = holder * np.int64(len(self.period_values)) + self.time_code
+            lo = np.full(key.max() + 1, np.inf)
+            hi = np.full(key.max() + 1, -np.inf)
+            np.minimum.at(lo, key, d)
+            np.maximum.at(hi, key, d)
+            bad = lo[key] != hi[key]
+            if bad.any():
+                _fail(f"The treatment column {col!r} varies within (cluster, period).", self.data,
+                      bad, [holder_name, self.time, col],
+                      "With unit=None the programme is assigned to whole clusters.")
+        first_treated = np.full(n_holders, np.inf)
+        np.minimum.at(first_treated, holder[d == 1], t[d == 1])
+        cohort = first_treated[holder]
+        switched_off = (d == 0) & (t > cohort)
+        if switched_off.any():
+            bad_holders = np.unique(holder[switched_off])
+            mask = np.isin(holder, bad_holders)
+            _fail(
+                f"The treatment column {col!r} switches off: {bad_holders.size} "
+                f"{'unit' if self.unit is not None else 'cluster'}(s) go from 1 back to 0.",
+                self.data, mask, [holder_name, self.time, col],
+                "Treatment must be absorbing (once treated, stays treated).",
+            )
+        return cohort
+
+    def _check_timing(self, cohort: np.ndarray) -> np.ndarray:
+        first, last = self.period_values[0], self.period_values[-1]
+        after = np.isfinite(cohort) & (cohort > last)
+        if after.any():
+            warnings.warn(
+                f"{np.unique(self.unit_code[after]).size} unit(s) are first treated after the last "
+                f"observed period ({self.periods[-1]}); they are never treated within the data and "
+                "are used as never-treated comparisons.",
+                TimingWarning, stacklevel=4,
+            )
+            cohort = np.where(after, _NEVER, cohort)
+        before = cohort <= first
+        if before.any():
+            warnings.warn(
+                f"{np.unique(self.unit_code[before]).size} unit(s) are treated in or before the "
+                f"first observed period ({self.periods[0]}): with no untreated period they "
+                "identify no effect and estimators drop them.",
+                TimingWarning, stacklevel=4,
+            )
+        between = np.isfinite(cohort) & ~np.isin(cohort, self.period_values)
+        if between.any():
+            warnings.warn(
+                f"{np.unique(self.unit_code[between]).size} unit(s) have a cohort that is not an "
+                "observed period (treated between survey rounds); their first treated observation "
+                "is the next observed period.",
+                TimingWarning, stacklevel=4,
+            )
+        return cohort
+
+    def _check_comparisons(self) -> None:
+        usable = self.cohort_value > self.period_values[0]
+        cohorts = np.unique(self.cohort_value[usable])
+        treated = cohorts[np.isfinite(cohorts)]
+        if treated.size == 0:
+            raise PanelError(
+                "No treated units: every unit is never treated (or treated before the data start). "
+                f"Check the {'cohort' if self.cohort_column else 'treatment'} column "
+                f"{self.cohort_column or self.treatment_column!r}."
+            )
+        if not np.isinf(cohorts).any() and treated.size < 2:
+            raise PanelError(
+                "No comparison units: every unit is treated at the same period and none is never "
+                "treated, so no untreated or not-yet-treated unit can serve as a comparison."
+            )
+
+    # ------------------------------------------------------------- properties
+    @property
+    def n_obs(self) -> int:
+        """Number of rows."""
+        return len(self.data)
+
+    @property
+    def n_units(self) -> int:
+        """Number of distinct units (rows, for repeated cross-sections)."""
+        return len(self.unit_labels)
+
+    @property
+    def n_periods(self) -> int:
+        """Number of distinct observed periods."""
+        return len(self.periods)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of distinct clusters."""
+        return len(self.cluster_labels)
+
+    @property
+    def is_panel(self) -> bool:
+        """``True`` for a panel of units, ``False`` for repeated cross-sections."""
+        return self.unit is not None
+
+    @cached_property
+    def is_balanced(self) -> bool:
+        """Whether every unit is observed in every period."""
+        return self.is_panel and self.n_obs == self.n_units * self.n_periods
+
+    @cached_property
+    def cohorts(self) -> np.ndarray:
+        """Sorted first-treated periods present in the data (never treated excluded)."""
+        c = np.unique(self.cohort_value)
+        return _readonly(c[np.isfinite(c)])
+
+    @cached_property
+    def has_never_treated(self) -> bool:
+        """Whether some unit is never treated within the data."""
+        return bool(np.isinf(self.cohort_value).any())
+
+    @cached_property
+    def unit_cohort(self) -> np.ndarray:
+        """First treated period of each unit (``inf`` for never treated), by unit code."""
+        out = np.empty(self.n_units)
+        out[self.unit_code] = self.cohort_value
+        return _readonly(out)
+
+    @cached_property
+    def unit_cluster(self) -> np.ndarray:
+        """Cluster code of each unit, by unit code."""
+        out = np.empty(self.n_units, dtype=np.int64)
+        out[self.unit_code] = self.cluster_code
+        return _readonly(out)
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether sampling weights were given."""
+        return self.weights_column is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_cache", {})
+
+    # -------------------------------------------------------------- columns
+    def column(self, name: str, *, role: str = "outcome") -> np.ndarray:
+        """A validated numeric column as a read-only float array (NaN where missing).
+
+        Parameters
+        ----------
+        name
+            Column name.
+        role
+            What the column is used as, for error messages.
+
+        Raises
+        ------
+        SpecificationError
+            If the column does not exist (with the closest names).
+        PanelError
+            If it is not numeric or holds infinite values.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.column("lemp")[:2].round(3)
+        array([8.461, 8.337])
+        """
+        key = (name, "column")
+        if key in self._cache:
+            return self._cache[key]
+        if name not in self.data:
+            raise SpecificationError(
+                f"The {role} column {name!r} is not in the data.{suggest(name, self.data.columns)}"
+            )
+        values = self._numeric(name, role)
+        bad = np.isinf(values)
+        if bad.any():
+            _fail(f"Infinite values in the {role} column {name!r}: {int(bad.sum())} row(s).",
+                  self.data, bad, [c for c in (self.unit, self.time) if c] + [name],
+                  "Replace them (e.g. log of zero) before estimating.")
+        out = _readonly(values.copy())
+        self._cache[key] = out
+        return out
+
+    def groups(self, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Integer codes of the subgroups defined by ``by`` and a frame of their labels.
+
+        Examples
+        --------
+        >>> import pandas as pd, clusterimpact as ci
+        >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "t": [1, 2, 1, 2], "g": [2, 2, 0, 0],
+        ...                    "sex": ["f", "f", "m", "m"]})
+        >>> codes, labels = ci.Panel(df, unit="id", time="t", cohort="g").groups("sex")
+        >>> codes.tolist(), labels["sex"].tolist()
+        ([0, 0, 1, 1], ['f', 'm'])
+        """
+        names = [by] if isinstance(by, str) else list(by or [])
+        if not names:
+            return np.zeros(self.n_obs, dtype=np.int64), pd.DataFrame(index=[0])
+        for name in names:
+            if name not in self.data:
+                raise SpecificationError(
+                    f"The by= column {name!r} is not in the data.{suggest(name, self.data.columns)}"
+                )
+        sub = self.data[names]
+        bad = sub.isna().any(axis=1).to_numpy()
+        if bad.any():
+            _fail(f"Missing values in the by= column(s) {names}: {int(bad.sum())} row(s).",
+                  self.data, bad, names, "Give them a category (e.g. 'unknown') or drop them.")
+        codes, labels = pd.MultiIndex.from_frame(sub).factorize(sort=True)
+        return codes.astype(np.int64), labels.to_frame(index=False)
+
+    # ------------------------------------------------------------- summaries
+    def describe(self) -> pd.DataFrame:
+        """Treatment-timing table: one row per cohort and one for the never treated.
+
+        Columns: ``cohort``, ``units``, ``clusters``, ``observations``,
+        ``first_period``, ``last_period`` (observed), ``share_units``.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.describe()["units"].sum()
+        np.int64(500)
+        """
+        cohort = self.unit_cohort
+        frame = pd.DataFrame({
+            "cohort_value": self.cohort_value,
+            "unit": self.unit_code,
+            "cluster": self.cluster_code,
+            "time": self.time_value,
+        })
+        out = frame.groupby("cohort_value", sort=True).agg(
+            units=("unit", "nunique"), clusters=("cluster", "nunique"),
+            observations=("unit", "size"), first_period=("time", "min"),
+            last_period=("time", "max"),
+        ).reset_index()
+        out["share_units"] = out["units"] / len(cohort)
+        out["first_period"] = self._label_times(out["first_period"].to_numpy())
+        out["last_period"] = self._label_times(out["last_period"].to_numpy())
+        out.insert(0, "cohort", [
+            "never treated" if np.isinf(c) else str(self._label_times(np.array([c]))[0])
+            for c in out.pop("cohort_value")
+        ])
+        return out
+
+    def _label_times(self, values: np.ndarray) -> list[Any]:
+        """Translate numeric time values back to labels of the original type."""
+        pos = np.searchsorted(self.period_values, values)
+        pos = np.clip(pos, 0, self.n_periods - 1)
+        exact = self.period_values[pos] == values
+        labels = self.periods[pos]
+        return [lab if ok else v for lab, ok, v in zip(labels, exact, values, strict=True)]
+
+    def treatment_matrix(self) -> pd.DataFrame:
+        """Unit-by-period treatment status (1, 0, NaN if unobserved), units sorted by cohort.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.treatment_matrix().shape
+        (500, 5)
+        """
+        status = np.full((self.n_units, self.n_periods), np.nan)
+        status[self.unit_code, self.time_code] = self.treated
+        order = np.argsort(self.unit_cohort, kind="stable")
+        return pd.DataFrame(status[order], index=self.unit_labels[order], columns=self.periods)
+
+    def plot_timing(self, ax=None, max_units: int = 300):
+        """Draw the roll-out as a unit-by-period heatmap (cohort-by-period for many units).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ax = p.plot_timing()
+        """
+        from clusterimpact.plots import timing_plot
+
+        if self.n_units <= max_units:
+            return timing_plot(self.treatment_matrix(), ax=ax, title="Treatment roll-out")
+        labels = ["never" if np.isinf(c) else str(v) for c, v in zip(
+            np.r_[self.cohorts, np.inf], [*self._label_times(self.cohorts), "never"], strict=True)]
+        rows = np.r_[self.cohorts, np.inf]
+        status = (self.period_values[None, :] >= rows[:, None]).astype(float)
+        frame = pd.DataFrame(status, index=[f"cohort {lab}" for lab in labels], columns=self.periods)
+        return timing_plot(frame, ax=ax, title=f"Treatment roll-out ({self.n_units} units)")
+
+    def __repr__(self) -> str:
+        kind = "panel" if self.is_panel else "repeated cross-sections"
+        return (
+            f"<Panel ({kind}): {self.n_obs} rows, {self.n_units} units, {self.n_periods} periods, "
+            f"{self.cohorts.size} cohort(s), {self.n_clusters} clusters"
+            f"{', weighted' if self.has_weights else ''}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>" + self.describe().to_html(index=False, border=0)
