@@ -106,7 +106,7 @@ def group_time_plot(tidy: pd.DataFrame, ax: Axes | None = None, title: str | Non
     if ax is None:
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(len(cohorts), 1, figsize=(7, 2.2 * len(cohorts)), sharex=True,
+        _, axes = plt.subplots(len(cohorts), 1, figsize=(7, 2.2 * len(cohorts)), sharex=True,
                                  squeeze=False)
         axes = axes[:, 0]
     else:
@@ -175,8 +175,7 @@ def timing_plot(status: pd.DataFrame, ax: Axes | None = None, title: str | None 
 
     n_units, n_periods = status.shape
     ax = _axes(ax, (min(12, 2 + 0.5 * n_periods), min(9, 1.5 + 0.06 * n_units)))
-    cmap = ListedColormap(["#d9d9d9", _POST])
-    cmap.set_bad("white")
+    cmap = ListedColormap(["#d9d9d9", _POST]).with_extremes(bad="white")
     values = np.ma.masked_invalid(status.to_numpy(dtype=float))
     ax.imshow(values, aspect="auto", interpolation="nearest", cmap=cmap, vmin=0, vmax=1)
     step = max(1, n_periods // 12)

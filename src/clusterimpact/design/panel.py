@@ -30,6 +30,18 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """The regular frequency of sorted unique datetimes as a string, or ``None``."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset return type
+        freq = pd.infer_freq(index)
+    if freq is None:
+        return None
+    return freq if isinstance(freq, str) else freq.freqstr
+
+
 def _fail(rule: str, frame: pd.DataFrame, mask: Any, columns: list[str], hint: str = "") -> None:
     message = rule + (f" {hint}" if hint else "") + "\n" + show_rows(frame, mask, columns)
     raise PanelError(message)
@@ -221,7 +233,7 @@ class Panel:
             values = column.array.asi8.astype(float)
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             uniq = pd.DatetimeIndex(column.drop_duplicates().sort_values())
-            freq = pd.infer_freq(uniq) if len(uniq) >= 3 else None
+            freq = _infer_freq(uniq)
             if freq is None:
                 raise PanelError(
                     f"The time column {self.time!r} holds datetimes without a regular frequency, so "
@@ -278,6 +290,8 @@ class Panel:
         if not pd.api.types.is_numeric_dtype(series.dtype):
             coerced = pd.to_numeric(series, errors="coerce")
             bad = (coerced.isna() & series.notna()).to_numpy()
+            if not bad.any() and series.dtype == object:
+                return coerced.to_numpy(dtype=float, na_value=np.nan)
             _fail(f"The {role} column {column!r} must be numeric; it has dtype {series.dtype}.",
                   self.data, bad if bad.any() else slice(None), [column])
         return series.to_numpy(dtype=float, na_value=np.nan)
@@ -549,8 +563,10 @@ class Panel:
         if bad.any():
             _fail(f"Missing values in the by= column(s) {names}: {int(bad.sum())} row(s).",
                   self.data, bad, names, "Give them a category (e.g. 'unknown') or drop them.")
-        codes, labels = pd.MultiIndex.from_frame(sub).factorize(sort=True)
-        return codes.astype(np.int64), labels.to_frame(index=False)
+        grouped = sub.groupby(names, sort=True, observed=True)
+        codes = grouped.ngroup().to_numpy(dtype=np.int64)
+        labels = grouped.size().index.to_frame(index=False)[names]
+        return codes, labels
 
     # ------------------------------------------------------------- summaries
     def describe(self) -> pd.DataFrame:
@@ -634,6 +650,8 @@ class Panel:
         return timing_plot(frame, ax=ax, title=f"Treatment roll-out ({self.n_units} units)")
 
     def __repr__(self) -> str:
+        if "unit_labels" not in self.__dict__ or "cohort_value" not in self.__dict__:
+            return "<Panel (not validated)>"
         kind = "panel" if self.is_panel else "repeated cross-sections"
         return (
             f"<Panel ({kind}): {self.n_obs} rows, {self.n_units} units, {self.n_periods} periods, "

@@ -131,7 +131,11 @@ class Result:
                         stats.norm.ppf(1 - a / 2))
 
     def tidy(self, alpha: float | None = None) -> pd.DataFrame:
-        """A plain DataFrame: key columns, then ``estimate, std_error, statistic, p_value, conf_low, conf_high``.
+        """A plain DataFrame: the key columns, then the estimates and their inference.
+
+        The columns after the keys are ``estimate, std_error, statistic,
+        p_value, conf_low, conf_high`` (plus ``df`` for t-based inference and
+        any extra columns of the estimator).
 
         Parameters
         ----------

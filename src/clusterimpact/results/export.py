@@ -46,7 +46,7 @@ def frame_to_latex(frame: pd.DataFrame, caption: str | None = None) -> str:
     Examples
     --------
     >>> import pandas as pd
-    >>> print(frame_to_latex(pd.DataFrame({"std_error": [0.5]})).splitlines()[3])
+    >>> print(frame_to_latex(pd.DataFrame({"std_error": [0.5]})).splitlines()[4])
     std\\_error \\\\
     """
     spec = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns)
