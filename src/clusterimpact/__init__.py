@@ -11,6 +11,7 @@ Examples
 
 from clusterimpact import datasets
 from clusterimpact._version import __version__
+from clusterimpact.design.baseline import baseline
 from clusterimpact.design.panel import Panel
 from clusterimpact.errors import (
     ClusterImpactError,
@@ -40,5 +41,6 @@ __all__ = [
     "SpecificationError",
     "TimingWarning",
     "__version__",
+    "baseline",
     "datasets",
 ]
