@@ -25,6 +25,7 @@ from clusterimpact.errors import (
     SpecificationError,
     TimingWarning,
 )
+from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import Result
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "__version__",
     "baseline",
     "datasets",
+    "twfe",
 ]

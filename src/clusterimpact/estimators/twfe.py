@@ -1,0 +1,212 @@
+"""Two-way fixed-effects regression of an outcome on the treatment dummy.
+
+:func:`twfe` regresses :math:`y_{it}` on :math:`D_{it} = 1\\{t \\ge g_i\\}`
+(and optional covariates) with unit and period fixed effects absorbed, and
+returns a :class:`~clusterimpact.results.regression.RegressionResult` whose
+covariance estimator can be switched without refitting
+(``res.with_vcov("CR2")``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.errors import DroppedRowsWarning, EstimationError, SpecificationError, suggest
+from clusterimpact.inference.vcov import VcovData
+from clusterimpact.kernels.demean import demean
+from clusterimpact.results.regression import RegressionResult
+
+__all__ = ["twfe"]
+
+VcovName = Literal["CR1", "CR2", "CR3", "HC1"]
+_VCOV_NAMES = ("CR1", "CR2", "CR3", "HC1")
+
+
+def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[str]]:
+    names = ["unit", "time"] if fe is None else [fe] if isinstance(fe, str) else list(fe)
+    codes = []
+    for name in names:
+        if name == "unit":
+            if not panel.is_panel:
+                raise SpecificationError("Unit fixed effects need a panel (unit=...), not "
+                                         "repeated cross-sections; use fe=['time', <column>].")
+            codes.append(np.asarray(panel.unit_code))
+        elif name == "time":
+            codes.append(np.asarray(panel.time_code))
+        elif name == "cluster":
+            codes.append(np.asarray(panel.cluster_code))
+        elif name in panel.data:
+            c, _ = pd.factorize(panel.data[name], sort=True)
+            if (c < 0).any():
+                raise SpecificationError(f"The fixed-effect column {name!r} has missing values.")
+            codes.append(c.astype(np.int64))
+        else:
+            raise SpecificationError(
+                f"Unknown fixed effect {name!r}: use 'unit', 'time', 'cluster' or a column name."
+                f"{suggest(name, ['unit', 'time', 'cluster', *map(str, panel.data.columns)])}")
+    return codes, names
+
+
+def twfe(
+    panel,
+    y: str,
+    *,
+    covariates: Sequence[str] | None = None,
+    vcov: VcovName = "CR1",
+    fe: Sequence[str] | None = None,
+    weights: str | None = None,
+    by: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+    tol: float = 1e-10,
+) -> RegressionResult:
+    """Two-way fixed-effects (TWFE) difference-in-differences regression.
+
+    Parameters
+    ----------
+    panel
+        A :class:`clusterimpact.Panel`; standard errors are clustered on
+        ``panel.cluster``.
+    y
+        Outcome column.
+    covariates
+        Time-varying covariates added to the regression.
+    vcov
+        ``"CR1"`` (fixest small-sample correction, df :math:`G-1`), ``"CR2"``
+        (Bell-McCaffrey with Satterthwaite df), ``"CR3"`` (cluster
+        jackknife) or ``"HC1"``. Switch later with ``res.with_vcov(...)``.
+    fe
+        Fixed effects to absorb: ``"unit"``, ``"time"``, ``"cluster"`` or data
+        columns; default ``["unit", "time"]``.
+    weights
+        Weight column; default the panel's weights if it has any.
+    by
+        Subgroup column(s): one treatment coefficient per subgroup from the
+        fully interacted model (fixed effects and covariates by subgroup, the
+        same as separate regressions), with their joint covariance, so
+        ``res.compare()`` works.
+    alpha
+        One minus the confidence level.
+    tol
+        Convergence tolerance of the fixed-effect absorption.
+
+    Returns
+    -------
+    RegressionResult
+        ``tidy()`` has ``term, estimate, std_error, statistic, p_value,
+        conf_low, conf_high, df`` (plus the ``by`` columns).
+
+    Notes
+    -----
+    The model is :math:`y_{it} = \\beta D_{it} + x_{it}'\\gamma + \\alpha_i +
+    \\lambda_t + \\varepsilon_{it}`, estimated by (weighted) least squares
+    after absorbing :math:`\\alpha_i, \\lambda_t`
+    (:func:`clusterimpact.kernels.demean.demean`). With staggered adoption and
+    heterogeneous effects :math:`\\beta` is a weighted average of 2x2
+    comparisons, some with negative weights (Goodman-Bacon 2021); prefer
+    :func:`clusterimpact.att_gt` for the effect itself. Rows with a missing
+    outcome or covariate, or a zero weight, are dropped with a
+    :class:`~clusterimpact.errors.DroppedRowsWarning`. Singletons are kept (as
+    in fixest's default); they do not change :math:`\\hat\\beta`.
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in
+    treatment timing. *Journal of Econometrics* 225(2), 254-277.
+
+    Examples
+    --------
+    >>> import warnings, pandas as pd, clusterimpact as ci
+    >>> df = ci.datasets.load("mpdta")
+    >>> panel = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+    >>> res = ci.twfe(panel, "lemp")
+    >>> res.tidy()[["term", "estimate"]].round(4)
+          term  estimate
+    0  treated   -0.0365
+    >>> round(float(res.with_vcov("CR2").tidy()["df"][0]), 1) > 0
+    True
+    """
+    if str(vcov).upper() not in _VCOV_NAMES:
+        raise SpecificationError(
+            f"Unknown vcov {vcov!r}; choose one of {', '.join(map(repr, _VCOV_NAMES))}."
+            f"{suggest(str(vcov).upper(), _VCOV_NAMES)}")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    outcome = np.asarray(panel.column(y, role="outcome"), dtype=float)
+    cov_cols = [np.asarray(panel.column(c, role="covariate"), dtype=float) for c in covariates]
+    if weights is not None:
+        w = np.asarray(panel.column(weights, role="weights"), dtype=float)
+    elif getattr(panel, "has_weights", False):
+        w = np.asarray(panel.weights, dtype=float)
+    else:
+        w = None
+    fe_codes, fe_names = _fe_codes(panel, fe)
+    group, labels = panel.groups(by)
+    n_groups = len(labels)
+
+    keep = np.isfinite(outcome)
+    for col in cov_cols:
+        keep &= np.isfinite(col)
+    if w is not None:
+        keep &= np.isfinite(w) & (w > 0)
+    n_drop = int((~keep).sum())
+    if n_drop:
+        warnings.warn(f"twfe dropped {n_drop} row(s) with a missing outcome or covariate or a "
+                      "zero weight.", DroppedRowsWarning, stacklevel=2)
+    treated = np.asarray(panel.treated, dtype=float)[keep]
+    ys = outcome[keep]
+    base = np.column_stack([treated, *[c[keep] for c in cov_cols]])
+    g = group[keep]
+    fe_codes = [f[keep] for f in fe_codes]
+    cluster = np.asarray(panel.cluster_code)[keep]
+    wk = None if w is None else w[keep]
+    n, k0 = base.shape
+    if n_groups > 1:
+        # fully interacted model = separate regressions, one joint covariance
+        x = np.zeros((n, k0 * n_groups))
+        for j in range(k0):
+            x[np.arange(n), j * n_groups + g] = base[:, j]
+        fe_codes = [f.astype(np.int64) * n_groups + g for f in fe_codes]
+    else:
+        x = base
+    terms = ["treated", *covariates]
+
+    absorbed = demean(np.column_stack([ys, x]), fe_codes, wk, tol=tol)
+    if not absorbed.converged:
+        warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
+                      RuntimeWarning, stacklevel=2)
+    yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
+    s = np.ones(n) if wk is None else np.sqrt(wk)
+    xs = xd * s[:, None]
+    rank = np.linalg.matrix_rank(xs)
+    if rank < xs.shape[1]:
+        raise EstimationError(
+            "The treatment dummy (or a covariate) is collinear with the fixed effects: "
+            "after absorbing them it has no variation left (e.g. every unit treated at the "
+            "same time, or a time-invariant covariate).")
+    bread = np.linalg.inv(xs.T @ xs)
+    coef = bread @ (xs.T @ (yd * s))
+    resid = yd - xd @ coef
+    order = [j * n_groups + gi for gi in range(n_groups) for j in range(k0)]
+    keys = pd.DataFrame({"term": [terms[j] for _ in range(n_groups) for j in range(k0)]})
+    if by is not None:
+        for col in labels.columns:
+            keys[col] = np.repeat(labels[col].to_numpy(), k0)
+    perm = np.asarray(order)
+    fit = VcovData(xd[:, perm], resid, wk, bread[np.ix_(perm, perm)], tuple(fe_codes))
+    info = {
+        "estimator": "TWFE",
+        "outcome": y,
+        "n_obs": n,
+        "n_units": int(np.unique(np.asarray(panel.unit_code)[keep]).size),
+        "fixed_effects": fe_names,
+        "fe_dof": absorbed.fe_dof,
+        "n_singletons": int(absorbed.singletons.sum()),
+        "by": [by] if isinstance(by, str) else list(by or []),
+        "method": "TWFE (y on D = 1{t >= cohort}, unit and time FE absorbed)",
+    }
+    return RegressionResult.from_fit(keys, coef[perm], fit, cluster, str(vcov).upper(),
+                                     alpha=alpha, info=info)

@@ -1,0 +1,120 @@
+"""Results of least-squares estimators that can switch covariance estimator without refitting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from clusterimpact.inference.vcov import VcovData, VcovEstimate, compute_vcov
+from clusterimpact.results.base import Result
+
+__all__ = ["RegressionResult"]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RegressionResult(Result):
+    """A :class:`~clusterimpact.results.Result` of a (weighted) least-squares fit.
+
+    Besides the estimates it keeps what any covariance estimator needs (the
+    regressors after absorbing the fixed effects, residuals, weights, bread,
+    fixed-effect codes; see :class:`~clusterimpact.inference.vcov.VcovData`)
+    and the cluster codes, so :meth:`with_vcov` never refits. Memory is
+    :math:`O(nk)` plus one integer array per set of fixed effects.
+
+    Attributes
+    ----------
+    fit
+        The stored regression, or ``None`` for a result built by hand.
+    vcov_options
+        Keyword arguments of the covariance estimator in use.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from clusterimpact.inference.vcov import VcovData
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.column_stack([np.ones(60), rng.normal(size=60)]); y = x @ [1.0, 2.0] + rng.normal(size=60)
+    >>> b = np.linalg.lstsq(x, y, rcond=None)[0]
+    >>> res = RegressionResult.from_fit(pd.DataFrame({"term": ["const", "x"]}), b,
+    ...                                 VcovData(x, y - x @ b), np.repeat(np.arange(30), 2),
+    ...                                 "CR1")
+    >>> res.with_vcov("CR2").info["vcov_type"]
+    'CR2'
+    """
+
+    fit: VcovData | None = None
+    vcov_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def _estimate_vcov(fit: VcovData, cluster: np.ndarray | None, name: str,
+                       options: Mapping[str, Any]) -> VcovEstimate:
+        return compute_vcov(name, fit, None if str(name).upper() == "HC1" else cluster,
+                            **dict(options))
+
+    @classmethod
+    def from_fit(cls, keys, estimate: np.ndarray, fit: VcovData, cluster: np.ndarray | None,
+                 vcov: str = "CR1", *, alpha: float = 0.05, info: Mapping[str, Any] | None = None,
+                 **vcov_options: Any) -> RegressionResult:
+        """Build a result from a fit: compute the covariance and the influence functions.
+
+        The influence function of observation :math:`i` is
+        :math:`n\\,M \\ddot x_i w_i e_i`, so that
+        :math:`\\hat\\beta - \\beta \\approx` its mean.
+        """
+        est = cls._estimate_vcov(fit, cluster, vcov, vcov_options)
+        w = np.ones(fit.n) if fit.weights is None else np.asarray(fit.weights, dtype=float)
+        influence = fit.n * (fit.x * (w * fit.resid)[:, None]) @ fit.bread
+        meta = dict(info or {})
+        meta.update(_vcov_info(est))
+        return cls(keys=keys, estimate=estimate, vcov=est.cov, alpha=alpha, dof=est.df,
+                   info=meta, influence=influence,
+                   cluster=None if cluster is None else np.asarray(cluster),
+                   fit=fit, vcov_options=dict(vcov_options))
+
+    def with_vcov(self, vcov: str, **options: Any) -> RegressionResult:
+        """Return the same estimates with another covariance estimator (no refit).
+
+        Parameters
+        ----------
+        vcov
+            ``"HC1"``, ``"CR1"``, ``"CR2"`` or ``"CR3"``.
+        **options
+            Options of that estimator (e.g. ``fixef_k="full"`` for CR1).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clusterimpact.inference.vcov import VcovData
+        >>> x = np.column_stack([np.ones(8), np.arange(8.0)]); e = np.tile([1.0, -1.0], 4)
+        >>> r = RegressionResult.from_fit(pd.DataFrame({"term": ["a", "b"]}), np.zeros(2),
+        ...                               VcovData(x, e), None, "HC1")
+        >>> r.with_vcov("CR3", absorbed="exact") is r
+        Traceback (most recent call last):
+        ...
+        clusterimpact.errors.SpecificationError: This result keeps no cluster codes; CR3 needs them.
+        """
+        from clusterimpact.errors import SpecificationError
+
+        if self.fit is None:
+            raise SpecificationError("This result keeps no regression data; refit to change vcov.")
+        if str(vcov).upper() != "HC1" and self.cluster is None:
+            raise SpecificationError(
+                f"This result keeps no cluster codes; {str(vcov).upper()} needs them.")
+        est = self._estimate_vcov(self.fit, self.cluster, vcov, options)
+        info = dict(self.info)
+        info.update(_vcov_info(est))
+        return replace(self, vcov=est.cov, dof=est.df, info=info, vcov_options=dict(options))
+
+
+def _vcov_info(est: VcovEstimate) -> dict[str, Any]:
+    labels = {"HC1": "HC1 (heteroskedasticity-robust)",
+              "CR1": "CR1 (cluster-robust, fixest small-sample correction)",
+              "CR2": "CR2 (Bell-McCaffrey, Satterthwaite df)",
+              "CR3": "CR3 (cluster jackknife)"}
+    out: dict[str, Any] = {"vcov_type": est.name, "vcov_label": labels.get(est.name, est.name)}
+    if est.n_clusters is not None:
+        out["n_clusters"] = est.n_clusters
+    return out
