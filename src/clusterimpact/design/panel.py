@@ -642,11 +642,12 @@ class Panel:
 
         if self.n_units <= max_units:
             return timing_plot(self.treatment_matrix(), ax=ax, title="Treatment roll-out")
-        labels = ["never" if np.isinf(c) else str(v) for c, v in zip(
-            np.r_[self.cohorts, np.inf], [*self._label_times(self.cohorts), "never"], strict=True)]
         rows = np.r_[self.cohorts, np.inf]
+        counts = np.bincount(np.searchsorted(rows, self.unit_cohort), minlength=rows.size)
+        names = [f"cohort {lab}" for lab in self._label_times(self.cohorts)] + ["never treated"]
+        index = [f"{name} ({n} units)" for name, n in zip(names, counts, strict=True)]
         status = (self.period_values[None, :] >= rows[:, None]).astype(float)
-        frame = pd.DataFrame(status, index=[f"cohort {lab}" for lab in labels], columns=self.periods)
+        frame = pd.DataFrame(status, index=index, columns=self.periods)
         return timing_plot(frame, ax=ax, title=f"Treatment roll-out ({self.n_units} units)")
 
     def __repr__(self) -> str:
