@@ -111,7 +111,7 @@ def ols_data():
 
 def test_hc1_matches_statsmodels(ols_data):
     y, x, _, _ = ols_data
-    b, vd = fit_absorbed(y, x, [])
+    _, vd = fit_absorbed(y, x, [])
     ref = sm.OLS(y, x).fit(cov_type="HC1")
     est = compute_vcov("HC1", vd)
     np.testing.assert_allclose(est.cov, ref.cov_params(), rtol=1e-10)
