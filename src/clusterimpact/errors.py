@@ -53,8 +53,8 @@ class PanelError(ClusterImpactError, ValueError):
     >>> try:
     ...     ci.Panel(df, unit="id", time="t", cohort="g")
     ... except ci.PanelError as err:
-    ...     print(str(err).splitlines()[0][:38])
-    Duplicate (unit, time) rows: 1 unit-p
+    ...     print(str(err).splitlines()[0][:28])
+    Duplicate (unit, time) rows:
     """
 
 
