@@ -13,7 +13,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, special
 
 from clusterimpact.errors import EstimationError, EstimationWarning
 
@@ -48,13 +48,7 @@ class PropensityFit(NamedTuple):
 
 
 def _expit(eta: np.ndarray) -> np.ndarray:
-    # numerically stable logistic function
-    out = np.empty_like(eta)
-    pos = eta >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-eta[pos]))
-    e = np.exp(eta[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+    return special.expit(eta)
 
 
 def _is_constant_column(x: np.ndarray) -> bool:
@@ -76,20 +70,28 @@ def _solve_spd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
 
 
 def _check_rank(x: np.ndarray, w: np.ndarray, what: str) -> None:
-    # A rank check on sqrt(w) X by pivoted QR: Newton would fail silently otherwise.
-    xs = x[w > 0] * np.sqrt(w[w > 0])[:, None]
-    if xs.shape[0] < x.shape[1]:
+    # Rank check on the scaled weighted Gram matrix (eigenvalues of the correlation-type
+    # matrix D^-1/2 X'WX D^-1/2; a threshold of 1e-13 is a relative singular value of ~3e-7).
+    k = x.shape[1]
+    npos = int(np.count_nonzero(w > 0))
+    if npos < k:
         raise EstimationError(
-            f"The {what} has {xs.shape[0]} observations with positive weight for "
-            f"{x.shape[1]} coefficients; remove covariates or enlarge the cell."
+            f"The {what} has {npos} observations with positive weight for "
+            f"{k} coefficients; remove covariates or enlarge the cell."
         )
-    r = linalg.qr(xs, mode="r", pivoting=True, check_finite=False)[0]
-    d = np.abs(np.diag(r))
-    if d.size and (d[0] == 0 or d[-1] <= d[0] * 1e-10 * max(xs.shape)):
+    g = (x * w[:, None]).T @ x
+    scale = np.sqrt(np.diag(g))
+    if np.any(scale == 0):
         raise EstimationError(
-            f"The {what} design matrix is singular (rank {int(np.sum(d > d[0] * 1e-10))} "
-            f"< {x.shape[1]} columns): covariates are collinear or constant. "
-            "Remove redundant covariates."
+            f"The {what} design matrix is singular: a covariate is zero for every "
+            "observation with positive weight. Remove it."
+        )
+    ev = np.linalg.eigvalsh(g / np.outer(scale, scale))
+    if ev[0] <= 1e-13 * ev[-1]:
+        rank = int(np.sum(ev > 1e-13 * ev[-1]))
+        raise EstimationError(
+            f"The {what} design matrix is singular (rank {rank} < {k} columns): "
+            "covariates are collinear or constant. Remove redundant covariates."
         )
 
 
