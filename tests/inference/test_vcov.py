@@ -293,3 +293,24 @@ def test_few_clusters_warning_points_to_cr2():
     x = np.column_stack([np.ones(40), rng.normal(size=40)])
     with pytest.warns(FewClustersWarning, match="CR2.*wild_bootstrap"):
         compute_vcov("CR1", VcovData(x, rng.normal(size=40)), np.repeat(np.arange(10), 4))
+
+
+# ------------------------------------------------------------ hypothesis
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 100.0))
+def test_cr2_invariant_to_permutation_relabelling_and_scale(seed, scale):
+    y, x, fe, w, cluster = small_panel(seed=seed)
+    _, vd = fit_absorbed(y, x, fe, w)
+    base = compute_vcov("CR2", vd, cluster)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(y))
+    relabel = rng.permutation(100)[cluster]  # arbitrary new cluster labels
+    _, vdp = fit_absorbed(scale * y[perm], x[perm], [f[perm] for f in fe], w[perm])
+    est = compute_vcov("CR2", vdp, relabel[perm])
+    np.testing.assert_allclose(est.cov, scale**2 * base.cov, rtol=1e-7)
+    np.testing.assert_allclose(est.df, base.df, rtol=1e-7)

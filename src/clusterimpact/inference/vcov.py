@@ -7,15 +7,11 @@ degrees of freedom of their t reference distribution. Adding an estimator
 is one class and one entry in :data:`VCOV_ESTIMATORS`; unknown names and
 unknown keyword arguments raise :class:`~clusterimpact.errors.SpecificationError`.
 
-========  ==================================================  =====================
-name      what                                                 df
-========  ==================================================  =====================
-``HC1``   heteroskedasticity-robust, :math:`n/(n-K)`           :math:`n - K`
-``CR1``   cluster-robust, fixest small-sample correction       :math:`G - 1`
-``CR2``   Bell-McCaffrey / Pustejovsky-Tipton bias-reduced     Satterthwaite
-``CR3``   cluster jackknife (clubSandwich definition)          Satterthwaite
-``CR1`` with a two-column ``cluster``: two-way clustering (Cameron, Gelbach & Miller 2011)
-=================================================================================
+* ``HC1``: heteroskedasticity-robust with :math:`n/(n-K)`; df :math:`n - K`.
+* ``CR1``: cluster-robust with fixest's small-sample correction; df :math:`G - 1`.
+  A two-column ``cluster`` gives two-way clustering (Cameron, Gelbach & Miller 2011).
+* ``CR2``: Bell-McCaffrey / Pustejovsky-Tipton bias-reduced; Satterthwaite df.
+* ``CR3``: cluster jackknife (clubSandwich definition); Satterthwaite df.
 
 Notes
 -----
