@@ -429,62 +429,161 @@ class Panel:
     # ------------------------------------------------------------- properties
     @property
     def n_obs(self) -> int:
-        """Number of rows."""
+        """Number of rows.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.n_obs
+        2500
+        """
         return len(self.data)
 
     @property
     def n_units(self) -> int:
-        """Number of distinct units (rows, for repeated cross-sections)."""
+        """Number of distinct units (rows, for repeated cross-sections).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.n_units
+        500
+        """
         return len(self.unit_labels)
 
     @property
     def n_periods(self) -> int:
-        """Number of distinct observed periods."""
+        """Number of distinct observed periods.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.n_periods
+        5
+        """
         return len(self.periods)
 
     @property
     def n_clusters(self) -> int:
-        """Number of distinct clusters."""
+        """Number of distinct clusters.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.n_clusters
+        500
+        """
         return len(self.cluster_labels)
 
     @property
     def is_panel(self) -> bool:
-        """``True`` for a panel of units, ``False`` for repeated cross-sections."""
+        """``True`` for a panel of units, ``False`` for repeated cross-sections.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.is_panel
+        True
+        """
         return self.unit is not None
 
     @cached_property
     def is_balanced(self) -> bool:
-        """Whether every unit is observed in every period."""
+        """Whether every unit is observed in every period.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.is_balanced
+        True
+        """
         return self.is_panel and self.n_obs == self.n_units * self.n_periods
 
     @cached_property
     def cohorts(self) -> np.ndarray:
-        """Sorted first-treated periods present in the data (never treated excluded)."""
+        """Sorted first-treated periods present in the data (never treated excluded).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.cohorts.tolist()
+        [2004.0, 2006.0, 2007.0]
+        """
         c = np.unique(self.cohort_value)
         return _readonly(c[np.isfinite(c)])
 
     @cached_property
     def has_never_treated(self) -> bool:
-        """Whether some unit is never treated within the data."""
+        """Whether some unit is never treated within the data.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.has_never_treated
+        True
+        """
         return bool(np.isinf(self.cohort_value).any())
 
     @cached_property
     def unit_cohort(self) -> np.ndarray:
-        """First treated period of each unit (``inf`` for never treated), by unit code."""
+        """First treated period of each unit (``inf`` for never treated), by unit code.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.unit_cohort[:3].tolist()
+        [2007.0, 2007.0, 2007.0]
+        """
         out = np.empty(self.n_units)
         out[self.unit_code] = self.cohort_value
         return _readonly(out)
 
     @cached_property
     def unit_cluster(self) -> np.ndarray:
-        """Cluster code of each unit, by unit code."""
+        """Cluster code of each unit, by unit code.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.unit_cluster[:3].tolist()
+        [0, 1, 2]
+        """
         out = np.empty(self.n_units, dtype=np.int64)
         out[self.unit_code] = self.cluster_code
         return _readonly(out)
 
     @property
     def has_weights(self) -> bool:
-        """Whether sampling weights were given."""
+        """Whether sampling weights were given.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.has_weights
+        False
+        """
         return self.weights_column is not None
 
     def __getstate__(self) -> dict[str, Any]:
