@@ -25,6 +25,7 @@ from clusterimpact.errors import (
     SpecificationError,
     TimingWarning,
 )
+from clusterimpact.estimators.did import did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import Result
 
@@ -44,5 +45,6 @@ __all__ = [
     "__version__",
     "baseline",
     "datasets",
+    "did",
     "twfe",
 ]
