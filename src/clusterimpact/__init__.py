@@ -25,9 +25,10 @@ from clusterimpact.errors import (
     SpecificationError,
     TimingWarning,
 )
+from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.did import did
 from clusterimpact.estimators.twfe import twfe
-from clusterimpact.results import Result
+from clusterimpact.results import GroupTimeResult, Result
 
 __all__ = [
     "ClusterImpactError",
@@ -36,6 +37,7 @@ __all__ = [
     "EstimationError",
     "EstimationWarning",
     "FewClustersWarning",
+    "GroupTimeResult",
     "Panel",
     "PanelError",
     "Result",
@@ -43,6 +45,7 @@ __all__ = [
     "SpecificationError",
     "TimingWarning",
     "__version__",
+    "att_gt",
     "baseline",
     "datasets",
     "did",

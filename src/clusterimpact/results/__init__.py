@@ -8,5 +8,6 @@ Examples
 """
 
 from clusterimpact.results.base import Result
+from clusterimpact.results.group_time import AggregateResult, GroupTimeResult
 
-__all__ = ["Result"]
+__all__ = ["AggregateResult", "GroupTimeResult", "Result"]

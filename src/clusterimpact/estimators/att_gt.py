@@ -1,0 +1,535 @@
+"""Group-time average treatment effects, ``ci.att_gt`` (Callaway & Sant'Anna 2021).
+
+The public function validates the options once, plans the (subgroup, cohort,
+period) cells exactly as R ``did`` 2.5 does, computes them with
+:mod:`clusterimpact.kernels.cells` and returns a
+:class:`~clusterimpact.results.group_time.GroupTimeResult` that aggregates,
+pre-tests and bootstraps without refitting.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.design.panel import Panel
+from clusterimpact.errors import (
+    DroppedRowsWarning,
+    EstimationWarning,
+    SpecificationError,
+    suggest,
+)
+from clusterimpact.inference.multiplier import MultiplierWeights
+from clusterimpact.kernels import cells as K
+from clusterimpact.results.group_time import GroupTimeDesign, GroupTimeResult, build_result
+
+__all__ = ["BasePeriod", "ControlGroup", "Method", "att_gt"]
+
+ControlGroup = Literal["never_treated", "not_yet_treated"]
+Method = Literal["dr", "ipw", "reg"]
+BasePeriod = Literal["varying", "universal"]
+
+
+def check_choice(name: str, value: object, options: object) -> None:
+    """Raise :class:`SpecificationError` unless ``value`` is one of the ``Literal`` ``options``.
+
+    Examples
+    --------
+    >>> check_choice("method", "dr", Method)
+    >>> try:
+    ...     check_choice("method", "DR", Method)
+    ... except SpecificationError as err:
+    ...     print(err)
+    method='DR' is not allowed; use one of 'dr', 'ipw', 'reg'. Did you mean 'dr'?
+    """
+    allowed = get_args(options)
+    if value not in allowed:
+        raise SpecificationError(
+            f"{name}={value!r} is not allowed; use one of {', '.join(map(repr, allowed))}."
+            + suggest(str(value).lower(), allowed)
+        )
+
+
+@dataclass(frozen=True)
+class AttGtConfig:
+    """The validated options of :func:`att_gt` (one place, immutable)."""
+
+    y: str
+    covariates: tuple[str, ...] | str | None
+    control: ControlGroup
+    method: Method
+    anticipation: float
+    base_period: BasePeriod
+    bootstrap: int | None
+    boot_weights: MultiplierWeights
+    alpha: float
+    by: tuple[str, ...]
+
+    @classmethod
+    def make(cls, y, covariates, control, method, anticipation, base_period, bootstrap,
+             alpha, by, boot_weights="mammen") -> AttGtConfig:
+        if not isinstance(y, str):
+            raise SpecificationError(f"y must be a column name, got {type(y).__name__}.")
+        check_choice("control", control, ControlGroup)
+        check_choice("method", method, Method)
+        check_choice("base_period", base_period, BasePeriod)
+        check_choice("boot_weights", boot_weights, MultiplierWeights)
+        if isinstance(anticipation, bool) or not isinstance(anticipation, int | float | np.number) \
+                or not np.isfinite(anticipation) or anticipation < 0:
+            raise SpecificationError(f"anticipation must be a non-negative number of periods, "
+                                     f"got {anticipation!r}.")
+        if bootstrap is not None and (isinstance(bootstrap, bool) or not isinstance(
+                bootstrap, int | np.integer) or bootstrap < 1):
+            raise SpecificationError(f"bootstrap must be None (analytic standard errors) or a "
+                                     f"positive number of draws, got {bootstrap!r}.")
+        if not isinstance(alpha, float | int) or not 0 < alpha < 1:
+            raise SpecificationError(f"alpha must lie in (0, 1), got {alpha!r}.")
+        if isinstance(covariates, str) and "~" not in covariates and "+" not in covariates:
+            covariates = (covariates,)
+        elif covariates is not None and not isinstance(covariates, str):
+            covariates = tuple(covariates) or None
+        by = (by,) if isinstance(by, str) else tuple(by or ())
+        return cls(y, covariates, control, method, float(anticipation), base_period,
+                   None if bootstrap is None else int(bootstrap), boot_weights, float(alpha), by)
+
+
+# ------------------------------------------------------------------- design matrix
+def _covariate_matrix(panel: Panel, spec: tuple[str, ...] | str) -> tuple[np.ndarray, list[str]]:
+    """Row-aligned design with an intercept first (NaN rows where a value is missing)."""
+    if isinstance(spec, str):
+        import formulaic
+
+        rhs = spec.split("~", 1)[1] if "~" in spec else spec
+        try:
+            mm = formulaic.model_matrix(rhs, panel.data, na_action="ignore")
+        except Exception as err:  # formulaic raises many types
+            raise SpecificationError(f"Cannot build covariates from {spec!r}: {err}") from err
+        x = np.asarray(mm, dtype=float)
+        names = list(mm.columns)
+        if "Intercept" not in names:
+            x = np.column_stack([np.ones(len(x)), x])
+            names = ["Intercept", *names]
+        else:
+            i = names.index("Intercept")
+            order = [i] + [j for j in range(len(names)) if j != i]
+            x, names = x[:, order], [names[j] for j in order]
+        return x, names
+    cols = [panel.column(c, role="covariate") for c in spec]
+    return np.column_stack([np.ones(panel.n_obs), *cols]), ["Intercept", *spec]
+
+
+def _warn_drop(message: str) -> None:
+    warnings.warn(message, DroppedRowsWarning, stacklevel=4)
+
+
+# ------------------------------------------------------------------------- planning
+@dataclass
+class _Sample:
+    row_keep: np.ndarray | None  # None: every row
+    unit_keep: np.ndarray
+    period_keep: np.ndarray       # over panel periods
+    unit_cohort: np.ndarray       # numeric, inf never (after coercions)
+    exclude_latest: float | None  # cohort kept as comparison only
+
+
+def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
+            unit_group: np.ndarray | None) -> _Sample:
+    """R ``did``'s pre-processing: missing rows, balancing, no never-treated, first-period units."""
+    bad = np.isnan(y)
+    if x is not None:
+        bad |= ~np.all(np.isfinite(x), axis=1)
+    row_keep = None
+    if bad.any():
+        _warn_drop(f"Dropped {int(bad.sum())} row(s) with missing outcome or covariates.")
+        row_keep = ~bad
+    unit_keep = np.ones(panel.n_units, dtype=bool)
+    n_per = panel.n_periods
+    period_keep = np.ones(n_per, dtype=bool)
+    if panel.is_panel and (row_keep is not None or not panel.is_balanced):
+        codes = panel.unit_code if row_keep is None else panel.unit_code[row_keep]
+        tcodes = panel.time_code if row_keep is None else panel.time_code[row_keep]
+        period_keep = np.bincount(tcodes, minlength=n_per) > 0
+        counts = np.bincount(codes, minlength=panel.n_units)
+        full = counts == period_keep.sum()
+        n_drop = int((~full & (counts > 0)).sum())
+        if n_drop:
+            _warn_drop(f"{n_drop} unit(s) are not observed in every period; dropped to "
+                       "balance the panel, as R did does by default.")
+        unit_keep &= full
+    cohort = panel.unit_cohort.copy() if panel.is_panel else panel.cohort_value.copy()
+    first = panel.period_values[period_keep][0]
+    exclude_latest = None
+    alive = unit_keep & (np.isinf(cohort) | (cohort > first + cfg.anticipation))
+    if not np.isinf(cohort[alive]).any():
+        latest = float(cohort[alive].max())
+        cutoff = latest - cfg.anticipation
+        period_keep &= panel.period_values < cutoff
+        if cfg.control == "never_treated":
+            cohort = np.where(cohort == latest, np.inf, cohort)
+            what = (f"the last cohort ({latest:g}) is used as never treated and periods from "
+                    f"{cutoff:g} on are dropped")
+        else:
+            exclude_latest = latest
+            what = (f"periods from {cutoff:g} on are dropped (no comparison units left) and the "
+                    f"last cohort ({latest:g}) serves only as a comparison")
+        _warn_drop(f"No never-treated units: {what}, as R did does.")
+        if period_keep.sum() < 2:
+            raise SpecificationError("Fewer than two periods remain before the last cohort is "
+                                     "treated: no ATT(g,t) can be estimated.")
+    early = unit_keep & np.isfinite(cohort) & (cohort <= first + cfg.anticipation)
+    if early.any():
+        _warn_drop(f"Dropped {int(early.sum())} unit(s) already treated in the first period"
+                   + (f" (accounting for anticipation = {cfg.anticipation:g})"
+                      if cfg.anticipation else "") + ", as R did does.")
+        unit_keep &= ~early
+    if not unit_keep.any():
+        raise SpecificationError("No units left after dropping incomplete and first-period "
+                                 "treated units.")
+    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest)
+
+
+def _plan(tvals: np.ndarray, cvals: np.ndarray, glist_by_group: list[np.ndarray],
+          cfg: AttGtConfig) -> K.CellPlan:
+    """The cells of every subgroup, in R ``did``'s order (cohort, then period)."""
+    never = cvals.size
+    n_coh = never + 1
+    antic = cfg.anticipation
+    universal = cfg.base_period == "universal"
+    rows: list[tuple[int, int, int, int, bool]] = []
+    controls: list[np.ndarray] = []
+    cvals_ext = np.append(cvals, np.inf)
+    for grp, glist in enumerate(glist_by_group):
+        for gi in glist:
+            g = cvals[gi]
+            pre = np.flatnonzero(tvals + antic < g)
+            pret_g = int(pre[-1])
+            for ti in range(0 if universal else 1, tvals.size):
+                post = g <= tvals[ti]
+                base = pret_g if (universal or post) else ti - 1
+                ref = universal and base == ti
+                if cfg.control == "never_treated":
+                    ctrl = np.zeros(n_coh, dtype=bool)
+                    ctrl[never] = True
+                else:
+                    threshold = tvals[max(ti, base)] + antic
+                    ctrl = (cvals_ext > threshold) & (np.arange(n_coh) != gi)
+                rows.append((grp, gi, ti, base, ref))
+                controls.append(ctrl)
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    return K.CellPlan(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3],
+                      np.array(controls, dtype=bool).reshape(-1, n_coh), arr[:, 4].astype(bool))
+
+
+# ------------------------------------------------------------------------ the verb
+def att_gt(
+    panel: Panel,
+    y: str,
+    *,
+    covariates: list[str] | str | None = None,
+    control: ControlGroup = "never_treated",
+    method: Method = "dr",
+    anticipation: int = 0,
+    base_period: BasePeriod = "varying",
+    bootstrap: int | None = None,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator | None = None,
+    by: str | list[str] | None = None,
+) -> GroupTimeResult:
+    """Group-time average treatment effects ATT(g,t) of a staggered adoption design.
+
+    Parameters
+    ----------
+    panel
+        A :class:`~clusterimpact.Panel` (balanced or not; repeated
+        cross-sections when built with ``unit=None``).
+    y
+        Outcome column.
+    covariates
+        Pre-treatment covariates: a list of columns or a formulaic right-hand
+        side such as ``"x1 + C(region)"``. With time-varying covariates each
+        cell uses the values of the earlier of its two periods (R ``did``'s
+        convention: the base period for post-treatment cells).
+    control
+        ``"never_treated"`` or ``"not_yet_treated"`` comparison units.
+    method
+        2x2 estimator with covariates: ``"dr"`` (doubly robust), ``"ipw"``
+        (normalised inverse probability weighting) or ``"reg"`` (outcome
+        regression). All three coincide without covariates.
+    anticipation
+        Number of periods before treatment in which units may already react.
+    base_period
+        ``"varying"`` (pre-treatment cells compare with the previous period)
+        or ``"universal"`` (every cell compares with period g - anticipation - 1).
+    bootstrap
+        ``None`` for analytic standard errors, or the number of multiplier
+        bootstrap draws (Mammen weights, clustered on ``panel.cluster``), which
+        also gives simultaneous (sup-t) bands ``band_low, band_high``.
+    alpha
+        One minus the confidence level.
+    seed
+        Randomness of the bootstrap: ``int``, ``numpy.random.Generator`` or ``None``.
+    by
+        Subgroup column(s), constant within unit. Every subgroup is estimated
+        in the same pass and the influence functions are stacked, so the joint
+        covariance across subgroups is available (``.aggregate(...).compare()``).
+
+    Returns
+    -------
+    GroupTimeResult
+        ``tidy()`` has ``cohort, time, estimate, std_error, conf_low, conf_high``
+        (plus bands, ``by`` columns and a ``reason`` for cells that could not be
+        estimated); ``.aggregate(kind)`` and ``.pretest()`` as in R ``did``.
+
+    Raises
+    ------
+    SpecificationError
+        For an unknown option value or column.
+
+    Warns
+    -----
+    DroppedRowsWarning
+        For rows with missing values, units not observed in every period
+        (the panel is balanced, as R ``did`` does by default), units treated
+        in the first period, and the no-never-treated adjustment.
+    EstimationWarning
+        Naming the (cohort, time) cells that could not be estimated (kept as NaN).
+
+    Notes
+    -----
+    For cohort :math:`g`, period :math:`t` and base period :math:`b` (``t - 1`` for
+    pre-treatment cells with a varying base, else :math:`g - \\delta - 1`), without
+    covariates
+
+    .. math:: \\widehat{ATT}(g,t) = \\frac{\\sum_{i:G_i=g} w_i (Y_{it}-Y_{ib})}{\\sum_{i:G_i=g} w_i}
+              - \\frac{\\sum_{i\\in C_{g,t}} w_i (Y_{it}-Y_{ib})}{\\sum_{i\\in C_{g,t}} w_i},
+
+    with :math:`C_{g,t}` the never-treated units, or those not yet treated by
+    :math:`\\max(t, b) + \\delta`. Its influence function is the unit's centred
+    long difference; both only need the weighted (cohort, cluster) by period
+    sums of :math:`Y`, computed in one ``np.bincount`` pass. With covariates each
+    cell calls the 2x2 kernels of Sant'Anna & Zhao (2020). Standard errors are
+    :math:`\\sqrt{\\sum_c (\\sum_{i\\in c}\\psi_i)^2}/n`, clustered on
+    ``panel.cluster`` (R ``did``'s analytic standard errors when clusters are
+    units). Repeated cross-sections use the four cell means. Units are weighted
+    by the panel's weights, which must be constant within unit.
+
+    References
+    ----------
+    Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with
+    multiple time periods. *Journal of Econometrics*, 225(2), 200-230.
+
+    Sant'Anna, P. H. C. and Zhao, J. (2020). Doubly robust difference-in-differences
+    estimators. *Journal of Econometrics*, 219(1), 101-122.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+    ...              cohort="first.treat")
+    >>> res = ci.att_gt(p, "lemp")
+    >>> res.tidy()[["cohort", "time", "estimate"]].head(2).round(4)
+       cohort  time  estimate
+    0    2004  2004   -0.0105
+    1    2004  2005   -0.0704
+    >>> round(float(res.aggregate("simple").estimate[0]), 4)
+    -0.04
+    """
+    cfg = AttGtConfig.make(y, covariates, control, method, anticipation, base_period, bootstrap,
+                           alpha, by)
+    yv = panel.column(cfg.y)
+    x, x_names = (None, []) if cfg.covariates is None else _covariate_matrix(panel, cfg.covariates)
+
+    unit_code = panel.unit_code
+    unit_group, group_labels = _unit_groups(panel, cfg.by)
+    sample = _sample(panel, yv, x, cfg, unit_group)
+    weights = _unit_weights(panel) if panel.is_panel else panel.weights
+
+    # periods and cohorts of the estimation sample
+    tvals = panel.period_values[sample.period_keep]
+    period_map = np.cumsum(sample.period_keep) - 1
+    cohort = sample.unit_cohort
+    keep_u = sample.unit_keep
+    cvals = np.unique(cohort[keep_u & np.isfinite(cohort)])
+    n_coh = cvals.size + 1
+    unit_cidx = np.searchsorted(cvals, cohort)  # inf -> cvals.size (never)
+    eligible = cvals > tvals[0] + cfg.anticipation
+    if sample.exclude_latest is not None:
+        eligible &= cvals != sample.exclude_latest
+    n_groups = len(group_labels)
+    unit_cg = np.where(keep_u, unit_group * n_coh + unit_cidx, -1)
+    present = np.bincount(unit_cg[keep_u], minlength=n_groups * n_coh).reshape(n_groups, n_coh)
+    glists = [np.flatnonzero(eligible & (present[s, :-1] > 0)) for s in range(n_groups)]
+    if not any(g.size for g in glists):
+        raise SpecificationError("No treated cohort has a pre-treatment period in the data.")
+    plan = _plan(tvals, cvals, glists, cfg)
+
+    # rows of the estimation sample
+    row_keep = sample.period_keep[panel.time_code]
+    row_keep &= keep_u[unit_code]
+    if sample.row_keep is not None:
+        row_keep &= sample.row_keep
+    all_rows = bool(row_keep.all())
+    sel = slice(None) if all_rows else row_keep
+    tcode = panel.time_code if sample.period_keep.all() else period_map[panel.time_code]
+    tcode = tcode if all_rows else tcode[sel]
+    y_rows = yv if all_rows else yv[sel]
+    ucode = unit_code if all_rows else unit_code[sel]
+    n_t = tvals.size
+
+    if panel.is_panel:
+        stats, rows_u, row_cluster, blocks, n_obs_units = _panel_path(
+            panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
+            n_coh, n_groups, n_t, keep_u)
+    else:
+        stats, rows_u, row_cluster, blocks, n_obs_units = _rc_path(
+            panel, cfg, x, sel, all_rows, tcode, y_rows, unit_cg, weights, plan, n_coh,
+            n_groups, n_t)
+
+    design = GroupTimeDesign(
+        cell_group=plan.group, cell_cohort=plan.cohort, cell_time=plan.time,
+        cohort_value=cvals[plan.cohort], time_value=tvals[plan.time],
+        block_row=blocks[0], block_cg=blocks[1], block_weight=blocks[2],
+        n_cohorts=n_coh, cohort_values=cvals, period_values=tvals,
+        group_labels=group_labels, by=list(cfg.by),
+        n_units_by_group=np.bincount(unit_group[keep_u], minlength=n_groups),
+        row_cluster=row_cluster, bootstrap=cfg.bootstrap, boot_weights=cfg.boot_weights,
+        boot_seed=None, time_labels=_time_labeller(panel),
+    )
+    _warn_cells(design, stats.reason, stats.att)
+    info = {
+        "estimator": "Callaway-Sant'Anna ATT(g,t)", "outcome": cfg.y,
+        "n_obs": int(row_keep.sum()), "n_units": n_obs_units,
+        "n_clusters": int(row_cluster.size), "control": cfg.control,
+        "method": cfg.method if cfg.covariates is not None else "no covariates",
+        "covariates": x_names[1:], "anticipation": cfg.anticipation,
+        "base_period": cfg.base_period,
+        "vcov_type": (f"multiplier bootstrap ({cfg.bootstrap} {cfg.boot_weights} draws)"
+                      if cfg.bootstrap else "analytic (influence function)")
+        + f", clustered by {panel.cluster or 'unit'}",
+        "by": list(cfg.by), "panel": panel.is_panel,
+    }
+    return build_result(design, stats, rows_u, cfg.alpha, info, seed)
+
+
+def _unit_groups(panel: Panel, by: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    if not by:
+        n = panel.n_units
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=[0])
+    codes, labels = panel.groups(list(by))
+    if not panel.is_panel:
+        return codes, labels
+    unit_group = np.empty(panel.n_units, dtype=np.int64)
+    unit_group[panel.unit_code] = codes
+    varies = unit_group[panel.unit_code] != codes
+    if varies.any():
+        n_bad = np.unique(panel.unit_code[varies]).size
+        raise SpecificationError(
+            f"The by= column(s) {list(by)} vary within unit for {n_bad} unit(s); subgroups of "
+            "att_gt must be fixed unit characteristics (e.g. measured at baseline).")
+    return unit_group, labels
+
+
+def _unit_weights(panel: Panel) -> np.ndarray:
+    if not panel.has_weights:
+        return np.ones(panel.n_units)
+    w = np.empty(panel.n_units)
+    w[panel.unit_code] = panel.weights
+    if not np.allclose(w[panel.unit_code], panel.weights, rtol=0, atol=np.sqrt(np.finfo(float).eps)):
+        raise SpecificationError(
+            f"The weights column {panel.weights_column!r} varies within unit; att_gt needs one "
+            "weight per unit (e.g. the baseline sampling weight).")
+    return w / w.mean()
+
+
+def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
+                n_coh, n_groups, n_t, keep_u):
+    n_cg = n_groups * n_coh
+    unit_cluster = panel.unit_cluster
+    n_kept = int(keep_u.sum())
+    if x is None:
+        junk_cg = np.where(unit_cg >= 0, unit_cg, n_cg)
+        layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters)
+        n_real = int(layout.cg_start[n_cg])
+        key = layout.unit_block[ucode] * np.int64(n_t) + tcode
+        wy = y_rows if not panel.has_weights else y_rows * weights[ucode]
+        ysum = np.bincount(key, weights=wy, minlength=layout.n_blocks * n_t)
+        ysum = ysum.reshape(layout.n_blocks, n_t)[:n_real]
+        wsum = np.bincount(layout.unit_block, weights=np.where(keep_u, weights, 0.0),
+                           minlength=layout.n_blocks)[:n_real]
+        lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
+                            layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
+        cg_units = np.bincount(unit_cg[keep_u], minlength=n_cg)
+        stats = K.panel_cells(ysum, wsum, lay, plan, n_coh, cg_units)
+        rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
+        blocks = (block_row, lay.block_cg, wsum)
+    else:
+        ywide = np.full((panel.n_units, n_t), np.nan)
+        ywide[ucode, tcode] = y_rows
+        xr = x if all_rows else x[sel]
+        xwide = []
+        for p in range(n_t):
+            xp = np.zeros((panel.n_units, xr.shape[1]))
+            rows_p = tcode == p
+            xp[ucode[rows_p]] = xr[rows_p]
+            xwide.append(xp)
+        stats = K.kernel_panel_cells(ywide, xwide, weights, unit_cg, plan, n_coh, cfg.method)
+        idx = np.flatnonzero(keep_u)
+        stats = stats._replace(influence=stats.influence[idx])
+        rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, unit_cluster[idx])
+        blocks = (block_row, unit_cg[idx], weights[idx])
+    return stats, rows_u, row_cluster, blocks, n_kept
+
+
+def _rc_path(panel, cfg, x, sel, all_rows, tcode, y_rows, unit_cg, weights, plan, n_coh,
+             n_groups, n_t):
+    n_cg = n_groups * n_coh
+    row_cg = unit_cg if all_rows else unit_cg[sel]
+    w = weights if all_rows else weights[sel]
+    w = w / w.mean()
+    cluster = panel.cluster_code if all_rows else panel.cluster_code[sel]
+    if x is None:
+        layout = K.block_layout(cluster, row_cg * n_t + tcode, n_cg * n_t, panel.n_clusters)
+        ysum = np.bincount(layout.unit_block, weights=w * y_rows, minlength=layout.n_blocks)
+        wsum = np.bincount(layout.unit_block, weights=w, minlength=layout.n_blocks)
+        cgp_rows = np.bincount(row_cg * n_t + tcode, minlength=n_cg * n_t)
+        stats = K.rc_cells(ysum, wsum, layout, n_t, plan, n_coh, cgp_rows)
+        rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, layout.block_cluster)
+        blocks = (block_row, layout.block_cg // n_t, wsum)
+    else:
+        xr = x if all_rows else x[sel]
+        stats = K.kernel_rc_cells(y_rows, xr, w, row_cg, tcode, plan, n_coh, cfg.method)
+        rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, cluster)
+        blocks = (block_row, row_cg, w)
+    return stats, rows_u, row_cluster, blocks, int(y_rows.size)
+
+
+def _time_labeller(panel: Panel):
+    periods = panel.periods
+    values = panel.period_values
+    if np.issubdtype(np.asarray(periods).dtype, np.number):
+        dtype = np.asarray(periods).dtype
+        return lambda v: np.asarray(v).astype(dtype) if np.all(np.isfinite(v)) else np.asarray(v)
+    return lambda v: np.asarray(panel._label_times(np.asarray(v, dtype=float)), dtype=object) \
+        if values.size else v
+
+
+def _warn_cells(design: GroupTimeDesign, reason: np.ndarray, att: np.ndarray) -> None:
+    bad = np.flatnonzero(np.isnan(att))
+    if bad.size == 0:
+        return
+    parts = []
+    for j in bad[:8]:
+        label = f"(cohort {design.cohort_value[j]:g}, time {design.time_value[j]:g})"
+        if design.by:
+            label += " in " + ", ".join(
+                f"{c}={design.group_labels[c].iloc[design.cell_group[j]]}" for c in design.by)
+        parts.append(f"{label}: {reason[j]}")
+    more = f" and {bad.size - 8} more" if bad.size > 8 else ""
+    warnings.warn(
+        f"{bad.size} ATT(g,t) cell(s) could not be estimated and are reported as NaN "
+        f"(aggregations skip them): " + "; ".join(parts) + more + ".",
+        EstimationWarning, stacklevel=3)

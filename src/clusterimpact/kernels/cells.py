@@ -1,0 +1,536 @@
+"""Cohort x period cell statistics for group-time ATTs (Callaway & Sant'Anna).
+
+Without covariates every ATT(g,t) is a difference of weighted cell means and
+its influence function is, unit by unit, a centred long difference. Both are
+linear in the weighted outcome sums of *blocks* -- the units sharing a
+(subgroup, cohort, cluster) -- so one ``np.bincount`` pass over the rows gives
+a ``(blocks x periods)`` table from which all cells, their cluster-summed
+influence functions and hence every variance, aggregation and bootstrap
+follow. With one unit per cluster a block is a unit and the table is the
+unit-by-period outcome matrix.
+
+With covariates each cell calls a 2x2 kernel of
+:mod:`clusterimpact.kernels.drdid` on the cell's units.
+
+Everything here is numpy in, numpy out; no pandas and no Python loop over units
+(the loops are over cells or over (subgroup, cohort) segments).
+
+Notes
+-----
+Influence functions are kept on the *sum scale*: ``U[r, k]`` is the sum over
+the units of row ``r`` (a cluster) of :math:`\\psi_{ik}/n`, where :math:`\\psi` is
+R ``did``'s influence function (:math:`\\hat\\theta_k - \\theta_k \\approx n^{-1}\\sum_i
+\\psi_{ik}`). Then :math:`\\widehat{\\mathrm{Var}} = U'U`, which is R ``did``'s
+analytic variance when clusters are units.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import sparse
+
+__all__ = [
+    "BlockLayout",
+    "CellPlan",
+    "CellStats",
+    "block_layout",
+    "cluster_rows",
+    "panel_cells",
+    "rc_cells",
+    "segment_sums",
+]
+
+# reason codes for cells that cannot be estimated
+OK, NO_TREATED, NO_CONTROL, REFERENCE = 0, 1, 2, 3
+REASONS = {
+    OK: "",
+    NO_TREATED: "no treated units",
+    NO_CONTROL: "no comparison units",
+    REFERENCE: "reference period",
+}
+
+
+class BlockLayout(NamedTuple):
+    """Units grouped into blocks sorted by (subgroup-cohort code, cluster).
+
+    Attributes
+    ----------
+    unit_block
+        Block of each unit (row, for repeated cross-sections).
+    block_cluster
+        Cluster code of each block.
+    block_cg
+        Subgroup-cohort code of each block (``group * n_cohorts + cohort``).
+    cg_start
+        Offsets: the blocks of code ``j`` are ``cg_start[j]:cg_start[j+1]``.
+    """
+
+    unit_block: np.ndarray
+    block_cluster: np.ndarray
+    block_cg: np.ndarray
+    cg_start: np.ndarray
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks."""
+        return self.block_cluster.size
+
+
+class CellPlan(NamedTuple):
+    """The (subgroup, cohort, time) cells to estimate.
+
+    Attributes
+    ----------
+    group, cohort, time, base
+        Per cell: subgroup index, cohort index, period index of the cell and
+        of its base period.
+    control
+        Boolean ``(k, n_cohorts)``: which cohort indices are comparisons.
+    reference
+        Cells that are the universal base period itself (ATT 0 by construction).
+    """
+
+    group: np.ndarray
+    cohort: np.ndarray
+    time: np.ndarray
+    base: np.ndarray
+    control: np.ndarray
+    reference: np.ndarray
+
+
+class CellStats(NamedTuple):
+    """Estimates and sum-scale influence functions of the cells.
+
+    Attributes
+    ----------
+    att
+        ATT of each cell (NaN where not estimable, 0 for reference cells).
+    influence
+        Sum-scale influence functions, one row per block (or unit).
+    n_treated, n_control
+        Units (observations for repeated cross-sections) in each cell.
+    reason
+        Reason code per cell (see ``REASONS``).
+    """
+
+    att: np.ndarray
+    influence: np.ndarray
+    n_treated: np.ndarray
+    n_control: np.ndarray
+    reason: np.ndarray
+
+
+def _reason_text(codes: np.ndarray) -> np.ndarray:
+    return np.array([REASONS[int(c)] for c in codes], dtype=object)
+
+
+def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
+                 n_clusters: int) -> BlockLayout:
+    """Group units into (subgroup-cohort, cluster) blocks, sorted by code then cluster.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lay = block_layout(np.array([0, 0, 1, 1]), np.array([1, 0, 1, 1]), 2, 2)
+    >>> lay.unit_block.tolist(), lay.block_cg.tolist(), lay.cg_start.tolist()
+    ([1, 0, 2, 2], [0, 1, 1], [0, 1, 3])
+    """
+    key = unit_cg.astype(np.int64) * np.int64(n_clusters) + unit_cluster
+    size = n_cg * n_clusters
+    if size <= max(8 * key.size, 1 << 20):
+        present = np.bincount(key, minlength=size) > 0
+        block_key = np.flatnonzero(present)
+        index = np.cumsum(present) - 1
+        unit_block = index[key]
+    else:
+        block_key, unit_block = np.unique(key, return_inverse=True)
+    block_cg = block_key // n_clusters
+    block_cluster = block_key - block_cg * n_clusters
+    cg_start = np.searchsorted(block_cg, np.arange(n_cg + 1))
+    return BlockLayout(unit_block.astype(np.int64), block_cluster, block_cg, cg_start)
+
+
+def segment_sums(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Sums of consecutive row segments ``values[start[j]:start[j+1]]`` (exact, no cumsum).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> segment_sums(np.arange(5.0), np.array([0, 2, 2, 5])).tolist()
+    [1.0, 0.0, 9.0]
+    """
+    n_seg = start.size - 1
+    out = np.zeros((n_seg, *values.shape[1:]))
+    nonempty = np.flatnonzero(start[1:] > start[:-1])
+    if nonempty.size:
+        out[nonempty] = np.add.reduceat(values, start[nonempty], axis=0)
+    return out
+
+
+def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum block influence functions within clusters.
+
+    Returns ``(rows, row_cluster, block_row)``: one row per cluster present,
+    its cluster code, and the row of each block. When every block is its own
+    cluster the rows are the blocks (no copy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, rc, br = cluster_rows(np.array([[1.0], [2.0], [4.0]]), np.array([5, 3, 5]))
+    >>> rows.ravel().tolist(), rc.tolist(), br.tolist()
+    ([2.0, 5.0], [3, 5], [1, 0, 1])
+    """
+    n_blocks = block_cluster.size
+    counts = np.bincount(block_cluster)
+    if counts.size and counts.max() <= 1:
+        return influence, block_cluster, np.arange(n_blocks)
+    row_cluster, block_row = np.unique(block_cluster, return_inverse=True)
+    agg = sparse.csr_matrix((np.ones(n_blocks), (block_row, np.arange(n_blocks))),
+                            shape=(row_cluster.size, n_blocks))
+    return np.asarray(agg @ influence), row_cluster, block_row
+
+
+def _cell_sets(plan: CellPlan, n_cohorts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (k, n_cg) masks of the treated and comparison subgroup-cohort codes."""
+    k = plan.cohort.size
+    n_groups = int(plan.group.max()) + 1 if k else 1
+    treated = np.zeros((k, n_groups * n_cohorts), dtype=bool)
+    treated[np.arange(k), plan.group * n_cohorts + plan.cohort] = True
+    control = np.zeros_like(treated)
+    for grp in np.unique(plan.group):
+        sel = plan.group == grp
+        control[np.ix_(sel, np.arange(grp * n_cohorts, (grp + 1) * n_cohorts))] = plan.control[sel]
+    return treated, control
+
+
+def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: CellPlan,
+                n_cohorts: int, cg_units: np.ndarray) -> CellStats:
+    """All no-covariate ATT(g,t) of a balanced panel from the block-by-period sums.
+
+    Parameters
+    ----------
+    ysum
+        ``(blocks, periods)`` sums of :math:`w_i Y_{it}` over the units of each block.
+    wsum
+        ``(blocks,)`` sums of unit weights.
+    layout
+        The block layout (blocks sorted by subgroup-cohort code).
+    plan
+        Cells to estimate.
+    n_cohorts
+        Number of cohort indices (treated cohorts plus never treated).
+    cg_units
+        Units per subgroup-cohort code.
+
+    Returns
+    -------
+    CellStats
+        ``influence`` has one row per block.
+
+    Notes
+    -----
+    For cell :math:`(g, t)` with base period :math:`b`, treated set :math:`G` and
+    comparison set :math:`C`, with :math:`\\Delta_i = Y_{it} - Y_{ib}`,
+    :math:`S_A = \\sum_{i\\in A} w_i` and :math:`m_A = S_A^{-1}\\sum_{i\\in A} w_i\\Delta_i`:
+
+    .. math:: \\widehat{ATT}(g,t) = m_G - m_C, \\qquad
+              U_{i} = \\frac{w_i(\\Delta_i - m_G)}{S_G}1\\{i\\in G\\}
+                    - \\frac{w_i(\\Delta_i - m_C)}{S_C}1\\{i\\in C\\},
+
+    which is the influence function of R ``did``'s ``drdid_panel``/``reg_did_panel``/
+    ``std_ipw_did_panel`` with an intercept-only design, rescaled by
+    :math:`n/n_1` and divided by :math:`n`. Summed over a block it only needs
+    the block's sums of :math:`w_iY_{it}` and :math:`w_i`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1.0, 3.0], [1.0, 5.0], [0.0, 1.0], [0.0, 2.0]])   # 4 units x 2 periods
+    >>> lay = block_layout(np.arange(4), np.array([0, 0, 1, 1]), 2, 4)
+    >>> plan = CellPlan(np.array([0]), np.array([0]), np.array([1]), np.array([0]),
+    ...                 np.array([[False, True]]), np.array([False]))
+    >>> st = panel_cells(y, np.ones(4), lay, plan, 2, np.array([2, 2]))
+    >>> float(st.att[0]), st.influence.ravel().tolist()
+    (1.5, [-0.5, 0.5, 0.25, -0.25])
+    """
+    k = plan.cohort.size
+    ycg = segment_sums(ysum, layout.cg_start)
+    wcg = segment_sums(wsum, layout.cg_start)
+    treated, control = _cell_sets(plan, n_cohorts)
+    n_cg = layout.cg_start.size - 1
+    treated, control = treated[:, :n_cg], control[:, :n_cg]
+    dcg = ycg[:, plan.time] - ycg[:, plan.base]  # (n_cg, k) sums of w * long difference
+    s_t = treated.astype(float) @ wcg
+    s_c = control.astype(float) @ wcg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_t = np.einsum("kj,jk->k", treated, dcg) / s_t
+        m_c = np.einsum("kj,jk->k", control, dcg) / s_c
+    reason = np.full(k, OK)
+    reason[~(s_c > 0)] = NO_CONTROL
+    reason[~(s_t > 0)] = NO_TREATED
+    reason[plan.reference] = REFERENCE
+    ok = reason == OK
+    att = np.where(ok, m_t - m_c, np.nan)
+    att[plan.reference] = 0.0
+    if k == 0:
+        return CellStats(att, np.zeros((ysum.shape[0], 0)), np.zeros(0, np.int64),
+                         np.zeros(0, np.int64), _reason_text(reason))
+
+    # per-code coefficients: U_block = coef * D_block - shift * w_block
+    coef = np.zeros((n_cg, k))
+    coef += np.where(treated & ok[:, None], 1.0 / np.where(ok, s_t, 1.0)[:, None], 0.0).T
+    coef -= np.where(control & ok[:, None], 1.0 / np.where(ok, s_c, 1.0)[:, None], 0.0).T
+    mean = np.where(treated, np.where(ok, m_t, 0.0)[:, None],
+                    np.where(ok, m_c, 0.0)[:, None]).T
+    shift = coef * mean
+    infl = ysum[:, plan.time]
+    infl -= ysum[:, plan.base]
+    for j in range(n_cg):
+        lo, hi = layout.cg_start[j], layout.cg_start[j + 1]
+        if hi > lo:
+            block = infl[lo:hi]
+            block *= coef[j]
+            block -= wsum[lo:hi, None] * shift[j]
+    n_treated = treated.astype(np.int64) @ cg_units[:n_cg]
+    n_control = control.astype(np.int64) @ cg_units[:n_cg]
+    return CellStats(att, infl, n_treated, n_control, _reason_text(reason))
+
+
+def rc_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, n_periods: int,
+             plan: CellPlan, n_cohorts: int, cgp_rows: np.ndarray) -> CellStats:
+    """All no-covariate ATT(g,t) of repeated cross-sections from block sums.
+
+    Blocks are (subgroup-cohort, period, cluster): ``layout.block_cg`` holds
+    ``cg * n_periods + period``.
+
+    Notes
+    -----
+    With :math:`m_{A,s}` the weighted mean of :math:`Y` among observations of set
+    :math:`A` in period :math:`s` and :math:`S_{A,s}` their weight,
+
+    .. math:: \\widehat{ATT}(g,t) = (m_{G,t} - m_{G,b}) - (m_{C,t} - m_{C,b}),
+
+    and each observation contributes :math:`\\pm w_i(Y_i - m_{A,s})/S_{A,s}` to the
+    sum-scale influence function (R ``did``'s RC kernels with an intercept-only
+    design, rescaled by :math:`n/n_1`, divided by :math:`n`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cg = np.array([0, 0, 1, 1, 2, 2, 3, 3])       # (cohort, period) codes, 2 rows each
+    >>> y = np.array([1.0, 1.0, 3.0, 5.0, 0.0, 0.0, 1.0, 2.0])
+    >>> lay = block_layout(np.arange(8), cg, 4, 8)
+    >>> plan = CellPlan(np.array([0]), np.array([0]), np.array([1]), np.array([0]),
+    ...                 np.array([[False, True]]), np.array([False]))
+    >>> float(rc_cells(y, np.ones(8), lay, 2, plan, 2, np.full(4, 2)).att[0])
+    1.5
+    """
+    k = plan.cohort.size
+    n_cgp = layout.cg_start.size - 1
+    yc = segment_sums(ysum, layout.cg_start).reshape(-1, n_periods)
+    wc = segment_sums(wsum, layout.cg_start).reshape(-1, n_periods)
+    treated, control = _cell_sets(plan, n_cohorts)
+    n_cg = n_cgp // n_periods
+    treated, control = treated[:, :n_cg], control[:, :n_cg]
+    tf, cf = treated.astype(float), control.astype(float)
+    s = {}
+    m = {}
+    for name, mask in (("t", tf), ("c", cf)):
+        for per_name, per in (("post", plan.time), ("pre", plan.base)):
+            sw = np.einsum("kj,jk->k", mask, wc[:, per])
+            sy = np.einsum("kj,jk->k", mask, yc[:, per])
+            s[name + per_name] = sw
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m[name + per_name] = sy / sw
+    reason = np.full(k, OK)
+    reason[~((s["cpost"] > 0) & (s["cpre"] > 0))] = NO_CONTROL
+    reason[~((s["tpost"] > 0) & (s["tpre"] > 0))] = NO_TREATED
+    reason[plan.reference] = REFERENCE
+    ok = reason == OK
+    att = np.where(ok, (m["tpost"] - m["tpre"]) - (m["cpost"] - m["cpre"]), np.nan)
+    att[plan.reference] = 0.0
+
+    block_code = layout.block_cg // n_periods
+    block_period = layout.block_cg - block_code * n_periods
+    infl = np.zeros((layout.n_blocks, k))
+    for j in range(k):
+        if not ok[j]:
+            continue
+        for mask, sign, key in ((treated, 1.0, "t"), (control, -1.0, "c")):
+            member = mask[j][block_code]
+            for per, psign, pname in ((plan.time[j], 1.0, "post"), (plan.base[j], -1.0, "pre")):
+                sel = member & (block_period == per)
+                mean, tot = m[key + pname][j], s[key + pname][j]
+                infl[sel, j] = sign * psign * (ysum[sel] - mean * wsum[sel]) / tot
+    rows = cgp_rows.reshape(-1, n_periods)
+    n_treated = np.array([rows[treated[j], [plan.time[j]]].sum() + rows[treated[j], [plan.base[j]]].sum()
+                          for j in range(k)], dtype=np.int64)
+    n_control = np.array([rows[control[j], [plan.time[j]]].sum() + rows[control[j], [plan.base[j]]].sum()
+                          for j in range(k)], dtype=np.int64)
+    return CellStats(att, infl, n_treated, n_control, _reason_text(reason))
+
+
+# ------------------------------------------------------------------ with covariates
+def _kernels(method: str, panel: bool):
+    from clusterimpact.kernels import drdid
+
+    if panel:
+        return {"dr": drdid.drdid_panel, "reg": drdid.reg_did_panel,
+                "ipw": drdid.std_ipw_did_panel}[method]
+    return {"dr": drdid.drdid_rc, "reg": drdid.reg_did_rc, "ipw": drdid.std_ipw_did_rc}[method]
+
+
+def _guard(x: np.ndarray, d: np.ndarray, method: str) -> str:
+    """R ``did``'s per-cell checks: overlap of an unweighted logit, rank among comparisons."""
+    from clusterimpact.errors import EstimationError
+    from clusterimpact.kernels.propensity import fit_logit
+
+    if method in ("dr", "ipw"):
+        try:
+            fitted = fit_logit(x, d, np.ones(d.size)).fitted
+        except (EstimationError, np.linalg.LinAlgError):
+            return "overlap violated (propensity score not estimable)"
+        if fitted.max() >= 0.999:
+            return "overlap violated (propensity score >= 0.999)"
+    if method in ("dr", "reg"):
+        xc = x[d == 0]
+        gram = xc.T @ xc
+        with np.errstate(all="ignore"):
+            cond = np.linalg.cond(gram, 1) if xc.shape[0] else np.inf
+        if not np.isfinite(cond) or 1.0 / cond < np.finfo(float).eps:
+            return "singular covariate design among comparison units"
+    return ""
+
+
+def _run_kernel(fn, args: tuple, x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str
+                ) -> tuple[float, np.ndarray | None, str]:
+    from clusterimpact.errors import EstimationError
+
+    reason = _guard(x, d, method)
+    if reason:
+        return np.nan, None, reason
+    try:
+        with np.errstate(all="ignore"):
+            res = fn(*args, d, x, w)
+    except (EstimationError, np.linalg.LinAlgError, FloatingPointError) as err:
+        return np.nan, None, f"2x2 estimation failed: {str(err).splitlines()[0]}"
+    if not np.isfinite(res.att) or not np.all(np.isfinite(res.influence)):
+        return np.nan, None, "2x2 estimation returned NaN"
+    return float(res.att), res.influence, ""
+
+
+def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: np.ndarray,
+                       unit_cg: np.ndarray, plan: CellPlan, n_cohorts: int, method: str
+                       ) -> CellStats:
+    """ATT(g,t) with covariates on a balanced panel, one 2x2 kernel call per cell.
+
+    Covariates are those of the earlier of the cell's two periods (R ``did``'s
+    convention); ``xwide[p]`` is the ``(units, columns)`` design of period
+    ``p`` including the intercept. Units with a negative ``unit_cg`` are not
+    in the sample.
+
+    Notes
+    -----
+    The kernel's influence function :math:`\\phi_i` over the :math:`n_1` units of
+    the cell becomes the sum-scale :math:`U_i = \\phi_i / n_1` (R ``did`` scales it
+    by :math:`n/n_1`; dividing by :math:`n` gives the sum scale).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1.0, 3.0], [1.0, 5.0], [0.0, 1.0], [0.0, 2.0], [0.0, 1.5]])
+    >>> x = [np.ones((5, 1))] * 2
+    >>> plan = CellPlan(np.array([0]), np.array([0]), np.array([1]), np.array([0]),
+    ...                 np.array([[False, True]]), np.array([False]))
+    >>> st = kernel_panel_cells(y, x, np.ones(5), np.array([0, 0, 1, 1, 1]), plan, 2, "reg")
+    >>> round(float(st.att[0]), 6)
+    1.5
+    """
+    k = plan.cohort.size
+    n_units = ywide.shape[0]
+    fn = _kernels(method, True)
+    treated, control = _cell_sets(plan, n_cohorts)
+    att = np.full(k, np.nan)
+    infl = np.zeros((n_units, k))
+    reason = np.full(k, "", dtype=object)
+    n_t = np.zeros(k, np.int64)
+    n_c = np.zeros(k, np.int64)
+    safe_cg = np.where(unit_cg >= 0, unit_cg, 0)
+    for j in range(k):
+        if plan.reference[j]:
+            att[j], reason[j] = 0.0, REASONS[REFERENCE]
+            continue
+        is_t = treated[j][safe_cg] & (unit_cg >= 0)
+        is_c = control[j][safe_cg] & (unit_cg >= 0)
+        n_t[j], n_c[j] = is_t.sum(), is_c.sum()
+        if n_t[j] == 0 or n_c[j] == 0:
+            reason[j] = REASONS[NO_TREATED if n_t[j] == 0 else NO_CONTROL]
+            continue
+        idx = np.flatnonzero(is_t | is_c)
+        t, b = plan.time[j], plan.base[j]
+        dy = ywide[idx, t] - ywide[idx, b]
+        x = xwide[min(t, b)][idx]
+        d = is_t[idx].astype(float)
+        att[j], phi, reason[j] = _run_kernel(fn, (dy,), x, d, unit_weight[idx], method)
+        if phi is not None:
+            infl[idx, j] = phi / idx.size
+    return CellStats(att, infl, n_t, n_c, reason)
+
+
+def kernel_rc_cells(y: np.ndarray, x: np.ndarray, weight: np.ndarray, row_cg: np.ndarray,
+                    row_period: np.ndarray, plan: CellPlan, n_cohorts: int, method: str
+                    ) -> CellStats:
+    """ATT(g,t) with covariates on repeated cross-sections (R ``did``'s ``*_rc`` kernels).
+
+    Each cell uses the observations of its two periods in the treated and
+    comparison cohorts; rows with a negative ``row_cg`` are not in the sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 1.0, 3.0, 5.0, 0.0, 0.0, 1.0, 2.0, 0.5, 1.5])
+    >>> cg = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    >>> per = np.array([0, 0, 1, 1, 0, 0, 1, 1, 0, 1])
+    >>> plan = CellPlan(np.array([0]), np.array([0]), np.array([1]), np.array([0]),
+    ...                 np.array([[False, True]]), np.array([False]))
+    >>> st = kernel_rc_cells(y, np.ones((10, 1)), np.ones(10), cg, per, plan, 2, "reg")
+    >>> round(float(st.att[0]), 6)
+    1.666667
+    """
+    k = plan.cohort.size
+    fn = _kernels(method, False)
+    treated, control = _cell_sets(plan, n_cohorts)
+    att = np.full(k, np.nan)
+    infl = np.zeros((y.size, k))
+    reason = np.full(k, "", dtype=object)
+    n_t = np.zeros(k, np.int64)
+    n_c = np.zeros(k, np.int64)
+    safe_cg = np.where(row_cg >= 0, row_cg, 0)
+    for j in range(k):
+        if plan.reference[j]:
+            att[j], reason[j] = 0.0, REASONS[REFERENCE]
+            continue
+        t, b = plan.time[j], plan.base[j]
+        in_per = (row_period == t) | (row_period == b)
+        is_t = treated[j][safe_cg] & (row_cg >= 0) & in_per
+        is_c = control[j][safe_cg] & (row_cg >= 0) & in_per
+        post = row_period == t
+        n_t[j], n_c[j] = is_t.sum(), is_c.sum()
+        empty = [np.any(m & p) for m in (is_t, is_c) for p in (post, ~post)]
+        if not (empty[0] and empty[1]):
+            reason[j] = REASONS[NO_TREATED]
+            continue
+        if not (empty[2] and empty[3]):
+            reason[j] = REASONS[NO_CONTROL]
+            continue
+        idx = np.flatnonzero(is_t | is_c)
+        d = is_t[idx].astype(float)
+        att[j], phi, reason[j] = _run_kernel(fn, (y[idx], post[idx].astype(float)), x[idx], d,
+                                             weight[idx], method)
+        if phi is not None:
+            infl[idx, j] = phi / idx.size
+    return CellStats(att, infl, n_t, n_c, reason)

@@ -1,0 +1,461 @@
+"""Group-time ATT results: aggregation (R ``did``'s ``aggte``) and the parallel-trends pre-test.
+
+A :class:`GroupTimeResult` keeps, besides the ATT(g,t), their influence
+functions summed within clusters and the (cluster, subgroup, cohort) weight
+sums, which is everything an aggregation needs: its influence function is a
+linear combination of the cells' plus the influence of the estimated
+aggregation weights (R ``did``'s ``wif``), so nothing is refitted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clusterimpact.errors import SpecificationError, suggest
+from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
+from clusterimpact.results.base import Result
+
+__all__ = ["AggregateResult", "AggregationKind", "GroupTimeDesign", "GroupTimeResult"]
+
+AggregationKind = Literal["simple", "group", "calendar", "dynamic"]
+_TINY = np.sqrt(np.finfo(float).eps) * 10  # R did: standard errors below this are NA
+
+
+@dataclass(frozen=True, eq=False)
+class GroupTimeDesign:
+    """What the aggregations need besides estimates and influence functions.
+
+    Cells are described by their subgroup, cohort index and period index;
+    *blocks* are (cluster, subgroup, cohort) groups of units with their
+    summed weight and the influence-function row (cluster) they belong to.
+    """
+
+    cell_group: np.ndarray
+    cell_cohort: np.ndarray
+    cell_time: np.ndarray
+    cohort_value: np.ndarray
+    time_value: np.ndarray
+    block_row: np.ndarray
+    block_cg: np.ndarray
+    block_weight: np.ndarray
+    n_cohorts: int
+    cohort_values: np.ndarray
+    period_values: np.ndarray
+    group_labels: pd.DataFrame
+    by: list[str]
+    n_units_by_group: np.ndarray
+    row_cluster: np.ndarray
+    bootstrap: int | None
+    boot_weights: str
+    boot_seed: int | None
+    time_labels: Callable[[np.ndarray], np.ndarray]
+    valid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the influence matrix (clusters)."""
+        return int(self.row_cluster.size)
+
+    def weight_table(self) -> np.ndarray:
+        """``(subgroups, cohorts)`` sums of unit weights (R ``did``'s ``pg`` times ``n``)."""
+        n_groups = len(self.group_labels)
+        tab = np.bincount(self.block_cg, weights=self.block_weight,
+                          minlength=n_groups * self.n_cohorts)
+        return tab.reshape(n_groups, self.n_cohorts)
+
+    def wif(self, group: int, cohorts: np.ndarray, atts: np.ndarray, theta: float) -> np.ndarray:
+        """Sum-scale influence of the estimated weights of a ``pg``-weighted average.
+
+        For the average :math:`\\theta = \\sum_k p_{g_k}\\theta_k / \\sum_k p_{g_k}` over
+        items :math:`k` of cohorts :math:`g_k`, with :math:`p_g` the weight share of
+        cohort :math:`g`, R ``did``'s ``wif`` summed over the units of each cluster
+        is :math:`\\sum_g \\alpha_g W_{cg} / \\sum_k W_{g_k}` with
+        :math:`\\alpha_g = \\sum_{k: g_k = g}(\\theta_k - \\theta)` and :math:`W_{cg}` the
+        weight of cohort :math:`g` in cluster :math:`c` (the :math:`p_g` terms
+        cancel because :math:`\\sum_k p_{g_k}(\\theta_k - \\theta) = 0`).
+        """
+        wtab = self.weight_table()[group]
+        alpha = np.zeros(self.n_cohorts)
+        np.add.at(alpha, cohorts, atts - theta)
+        denom = wtab[cohorts].sum()
+        block_group = self.block_cg // self.n_cohorts
+        block_cohort = self.block_cg - block_group * self.n_cohorts
+        contrib = np.where(block_group == group, alpha[block_cohort] * self.block_weight, 0.0)
+        return np.bincount(self.block_row, weights=contrib, minlength=self.n_rows) / denom
+
+
+def _labels(design: GroupTimeDesign, groups: np.ndarray) -> pd.DataFrame:
+    if not design.by:
+        return pd.DataFrame(index=range(groups.size))
+    return design.group_labels.iloc[groups].reset_index(drop=True)
+
+
+def _vcov_and_se(u: np.ndarray) -> np.ndarray:
+    vcov = u.T @ u
+    bad = ~(np.sqrt(np.clip(np.diag(vcov), 0, None)) > _TINY)
+    vcov[bad, :] = np.nan
+    vcov[:, bad] = np.nan
+    return vcov
+
+
+def _bootstrap(design: GroupTimeDesign, u: np.ndarray, vcov: np.ndarray, alpha: float,
+               band_sets: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap-scaled vcov (analytic correlation, bootstrap SEs) and band critical values."""
+    k = u.shape[1]
+    crit = np.full(k, np.nan)
+    ok = np.isfinite(np.diag(vcov))
+    if design.bootstrap is None or not ok.any():
+        return vcov, crit
+    draws = multiplier_draws(u[:, ok], design.bootstrap, weights=design.boot_weights,
+                             seed=design.boot_seed)
+    se_ok, _ = summarize_draws(draws, alpha)
+    se = np.full(k, np.nan)
+    se[ok] = se_ok
+    for cols in band_sets or [np.arange(k)]:
+        cols = cols[ok[cols]]
+        if cols.size:
+            pos = np.searchsorted(np.flatnonzero(ok), cols)
+            _, c = summarize_draws(draws[:, pos], alpha)
+            crit[cols] = c
+    sd = np.sqrt(np.diag(vcov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = vcov / np.outer(sd, sd)
+    return corr * np.outer(se, se), crit
+
+
+def _bands(estimate: np.ndarray, vcov: np.ndarray, crit: np.ndarray) -> pd.DataFrame:
+    se = np.sqrt(np.diag(vcov))
+    return pd.DataFrame({"band_low": estimate - crit * se, "band_high": estimate + crit * se})
+
+
+def build_result(design: GroupTimeDesign, cells: Any, rows_u: np.ndarray, alpha: float,
+                 info: dict, seed: int | np.random.Generator | None) -> GroupTimeResult:
+    """Assemble a :class:`GroupTimeResult` from cell statistics (used by ``att_gt``)."""
+    att = np.asarray(cells.att, dtype=float)
+    reason = np.asarray(cells.reason, dtype=object).copy()
+    valid = np.isfinite(att)
+    rows_u[:, ~valid] = 0.0
+    vcov = _vcov_and_se(rows_u)
+    zero = valid & ~np.isfinite(np.diag(vcov)) & (reason == "")
+    reason[zero] = "zero variance"
+    if design.bootstrap is not None:
+        design = replace(design, boot_seed=child_seed(seed))
+    design = replace(design, valid=valid)
+    extra = pd.DataFrame(index=range(att.size))
+    if design.bootstrap is not None:
+        vcov, crit = _bootstrap(design, rows_u, vcov, alpha, None)
+        extra = _bands(att, vcov, crit)
+    extra["reason"] = reason
+    extra["n_treated"] = cells.n_treated
+    extra["n_control"] = cells.n_control
+    keys = _labels(design, design.cell_group)
+    keys["cohort"] = design.time_labels(design.cohort_value)
+    keys["time"] = design.time_labels(design.time_value)
+    notes = []
+    if (~valid).any():
+        notes.append(f"{int((~valid).sum())} cell(s) could not be estimated (see reason).")
+    n_rows = design.n_rows
+    rows_u *= n_rows  # Result.influence convention: estimate - truth ~ influence.mean(axis=0)
+    return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, extra=extra,
+                           info={**info, "notes": notes}, influence=rows_u,
+                           cluster=design.row_cluster, design=design)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AggregateResult(Result):
+    """An aggregation of group-time effects; ``overall`` holds the overall summary row(s).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+    ...              cohort="first.treat")
+    >>> agg = ci.att_gt(p, "lemp").aggregate("dynamic")
+    >>> round(float(agg.overall.estimate[0]), 4)
+    -0.0772
+    """
+
+    overall: Result | None = None
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GroupTimeResult(Result):
+    """ATT(g,t) estimates that aggregate and pre-test without refitting.
+
+    Returned by :func:`clusterimpact.att_gt`; see there for an example.
+    """
+
+    design: GroupTimeDesign | None = None
+
+    # ------------------------------------------------------------ internals
+    def _u(self) -> np.ndarray:
+        return self.influence / self.design.n_rows
+
+    def _tidy_base(self) -> pd.DataFrame:
+        return super().tidy()
+
+    # --------------------------------------------------------------- pretest
+    def pretest(self) -> pd.DataFrame:
+        """Wald pre-test of parallel trends on the pre-treatment ATT(g,t) (as in did's summary).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row (per subgroup) with ``statistic``, ``df`` and ``p_value``
+            of :math:`W = \\hat a'\\hat V^{-1}\\hat a \\sim \\chi^2_q`, where
+            :math:`\\hat a` are the :math:`q` pre-treatment cells (:math:`g > t`)
+            with a positive variance; NaN with a ``note`` when there are none
+            or their covariance is singular.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ci.att_gt(p, "lemp").pretest()[["statistic", "df", "p_value"]].round(4)
+           statistic  df  p_value
+        0     7.7912   5   0.1681
+        """
+        d = self.design
+        rows = []
+        diag = np.diag(self.vcov)
+        for s in range(len(d.group_labels)):
+            pre = np.flatnonzero((d.cell_group == s) & (d.cohort_value > d.time_value)
+                                 & np.isfinite(diag) & np.isfinite(self.estimate))
+            note = ""
+            stat = np.nan
+            if pre.size == 0:
+                note = "no pre-treatment cells with a positive variance"
+            else:
+                v = self.vcov[np.ix_(pre, pre)]
+                if 1.0 / np.linalg.cond(v, 1) <= np.finfo(float).eps:
+                    note = "singular covariance of the pre-treatment cells"
+                else:
+                    a = self.estimate[pre]
+                    stat = float(a @ np.linalg.solve(v, a))
+            rows.append({"statistic": stat, "df": int(pre.size),
+                         "p_value": float(stats.chi2.sf(stat, pre.size)) if pre.size else np.nan,
+                         "note": note})
+        out = pd.DataFrame(rows)
+        return pd.concat([_labels(d, np.arange(len(d.group_labels))), out], axis=1)
+
+    def summary(self, digits: int = 4) -> str:
+        """The table plus R did's line on the pre-test of parallel trends.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ci.att_gt(p, "lemp").summary().splitlines()[-1]
+        'P-value for pre-test of parallel trends assumption: 0.1681'
+        """
+        text = super().summary(digits)
+        pt = self.pretest()
+        for _, row in pt.iterrows():
+            label = " & ".join(f"{c}={row[c]}" for c in self.design.by)
+            text += ("\nP-value for pre-test of parallel trends assumption"
+                     + (f" ({label})" if label else "") + f": {row['p_value']:.{digits}f}")
+        return text
+
+    # ------------------------------------------------------------- aggregate
+    def aggregate(self, kind: AggregationKind = "simple", *, min_e: float | None = None,
+                  max_e: float | None = None, balance_e: float | None = None
+                  ) -> AggregateResult:
+        """Aggregate the ATT(g,t) as R ``did``'s ``aggte``.
+
+        Parameters
+        ----------
+        kind
+            ``"simple"`` (post-treatment cells weighted by cohort size),
+            ``"group"`` (by cohort), ``"calendar"`` (by period) or
+            ``"dynamic"`` (by event time).
+        min_e, max_e
+            Event-time window (``max_e`` also limits ``simple`` and ``group``;
+            both are ignored, with a warning, by ``calendar``). Event time is
+            on the scale of the time column.
+        balance_e
+            ``dynamic`` only: keep cohorts observed at least ``balance_e``
+            periods after treatment, so each event time has the same cohorts.
+
+        Returns
+        -------
+        AggregateResult
+            ``tidy()`` has ``estimate, std_error, conf_low, conf_high`` and the key
+            column ``cohort`` (group), ``time`` (calendar) or ``event_time``
+            (dynamic) (plus the ``by`` columns and, with a bootstrap, simultaneous
+            bands); ``simple`` has one row per subgroup. ``.overall`` holds the
+            overall average of the elements (``None`` for ``simple``).
+
+        Notes
+        -----
+        With :math:`p_g` the weight share of cohort :math:`g`, ``simple`` is
+        :math:`\\sum_{g\\le t} p_g ATT(g,t) / \\sum_{g\\le t} p_g`; its influence function is
+        :math:`\\sum_k w_k\\psi_k` plus the influence of the estimated :math:`p_g`
+        (R ``did``'s ``wif``). ``dynamic`` and ``calendar`` weight cells the same
+        way within an event time or period; ``group`` averages a cohort's post
+        periods equally. Overall values: ``group`` weights cohorts by
+        :math:`p_g` (with ``wif``), ``dynamic`` averages :math:`e\\ge 0`, ``calendar``
+        averages periods. Cells that could not be estimated are skipped (R's
+        ``na.rm = TRUE``) with a note.
+
+        References
+        ----------
+        Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with
+        multiple time periods. *Journal of Econometrics*, 225(2), 200-230.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> res = ci.att_gt(p, "lemp")
+        >>> res.aggregate("group").tidy()[["cohort", "estimate"]].round(4)
+           cohort  estimate
+        0    2004   -0.0797
+        1    2006   -0.0229
+        2    2007   -0.0261
+        """
+        kinds = get_args(AggregationKind)
+        if kind not in kinds:
+            raise SpecificationError(f"kind={kind!r} is not allowed; use one of "
+                                     f"{', '.join(map(repr, kinds))}.{suggest(str(kind), kinds)}")
+        if kind == "calendar" and any(v is not None for v in (min_e, max_e, balance_e)):
+            warnings.warn("min_e, max_e and balance_e are ignored for kind='calendar' (as in R "
+                          "did).", UserWarning, stacklevel=2)
+        if kind != "dynamic" and balance_e is not None and kind != "calendar":
+            raise SpecificationError("balance_e applies to kind='dynamic' only.")
+        return _aggregate(self, kind, -np.inf if min_e is None else float(min_e),
+                          np.inf if max_e is None else float(max_e), balance_e)
+
+
+def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
+               balance_e: float | None) -> AggregateResult:
+    d = res.design
+    u = res._u()
+    att = res.estimate
+    e_cell = d.time_value - d.cohort_value
+    post = d.cohort_value <= d.time_value
+    wtab = d.weight_table()
+    el_group, el_key, el_est, el_u = [], [], [], []
+    ov_group, ov_est, ov_u = [], [], []
+    notes: list[str] = []
+
+    def weighted(s: int, cells: np.ndarray, with_wif: bool = True) -> tuple[float, np.ndarray]:
+        pg = wtab[s, d.cell_cohort[cells]]
+        w = pg / pg.sum()
+        theta = float(w @ att[cells])
+        col = u[:, cells] @ w
+        if with_wif:
+            col = col + d.wif(s, d.cell_cohort[cells], att[cells], theta)
+        return theta, col
+
+    for s in range(len(d.group_labels)):
+        mine = d.cell_group == s
+        skipped = mine & ~d.valid
+        ok = mine & d.valid
+        if kind == "simple":
+            cells = np.flatnonzero(ok & post & (e_cell <= max_e))
+            skipped &= post & (e_cell <= max_e)
+            if cells.size:
+                theta, col = weighted(s, cells)
+                el_group.append(s), el_key.append(None), el_est.append(theta), el_u.append(col)
+        elif kind == "group":
+            skipped &= post & (e_cell <= max_e)
+            coh, atts, cols = [], [], []
+            for h in np.unique(d.cell_cohort[mine]):
+                cells = np.flatnonzero(ok & post & (d.cell_cohort == h) & (e_cell <= max_e))
+                if cells.size == 0:
+                    continue
+                coh.append(h), atts.append(att[cells].mean()), cols.append(u[:, cells].mean(1))
+                el_group.append(s), el_key.append(d.cohort_values[h])
+                el_est.append(atts[-1]), el_u.append(cols[-1])
+            if coh:
+                coh_a, atts_a = np.array(coh), np.array(atts)
+                pg = wtab[s, coh_a]
+                w = pg / pg.sum()
+                theta = float(w @ atts_a)
+                col = np.column_stack(cols) @ w + d.wif(s, coh_a, atts_a, theta)
+                ov_group.append(s), ov_est.append(theta), ov_u.append(col)
+        elif kind == "dynamic":
+            include = np.ones_like(mine)
+            eseq = np.unique(e_cell[ok])
+            if balance_e is not None:
+                max_t = d.time_value[ok].max() if ok.any() else np.nan
+                include = (max_t - d.cohort_value) >= balance_e
+                eseq = np.unique(e_cell[ok & include])
+                first = d.period_values[0]
+                eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - max_t + first)]
+            eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+            skipped &= include & np.isin(e_cell, eseq)
+            atts, cols = [], []
+            for e in eseq:
+                cells = np.flatnonzero(ok & include & (e_cell == e))
+                theta, col = weighted(s, cells)
+                el_group.append(s), el_key.append(e), el_est.append(theta), el_u.append(col)
+                if e >= 0:
+                    atts.append(theta), cols.append(col)
+            if atts:
+                ov_group.append(s), ov_est.append(float(np.mean(atts)))
+                ov_u.append(np.column_stack(cols).mean(1))
+        else:  # calendar
+            skipped &= post
+            min_g = d.cohort_value[mine].min() if mine.any() else np.inf
+            atts, cols = [], []
+            for t1 in np.unique(d.time_value[ok & post]):
+                if t1 < min_g:
+                    continue
+                cells = np.flatnonzero(ok & post & (d.time_value == t1))
+                theta, col = weighted(s, cells)
+                el_group.append(s), el_key.append(t1), el_est.append(theta), el_u.append(col)
+                atts.append(theta), cols.append(col)
+            if atts:
+                ov_group.append(s), ov_est.append(float(np.mean(atts)))
+                ov_u.append(np.column_stack(cols).mean(1))
+        if skipped.any():
+            cells_txt = ", ".join(f"({d.cohort_value[j]:g}, {d.time_value[j]:g})"
+                                  for j in np.flatnonzero(skipped)[:8])
+            notes.append(f"{int(skipped.sum())} cell(s) that could not be estimated were skipped"
+                         + (f" in subgroup {s}" if d.by else "") + f": {cells_txt}.")
+    if not el_est:
+        raise SpecificationError(f"No estimable cells for the {kind!r} aggregation.")
+
+    key_name = {"group": "cohort", "calendar": "time", "dynamic": "event_time"}.get(kind)
+    groups = np.array(el_group)
+    keys = _labels(d, groups)
+    if key_name == "event_time":
+        ev = np.array(el_key, dtype=float)
+        keys["event_time"] = ev.astype(np.int64) if np.all(ev == np.round(ev)) else ev
+    elif key_name is not None:
+        keys[key_name] = d.time_labels(np.array(el_key, dtype=float))
+    info = {**res.info, "estimator": f"Callaway-Sant'Anna {kind} aggregation",
+            "aggregation": kind, "notes": notes}
+    sets = [np.flatnonzero(groups == s) for s in np.unique(groups)]
+    main = _finish(d, keys, np.array(el_est), np.column_stack(el_u), res.alpha, info, sets)
+    overall = None
+    if ov_est:
+        ok_keys = _labels(d, np.array(ov_group))
+        overall = _finish(d, ok_keys, np.array(ov_est), np.column_stack(ov_u), res.alpha,
+                          {**info, "estimator": f"Callaway-Sant'Anna {kind} aggregation (overall)"},
+                          None, bands=False)
+    return replace(main, overall=overall)
+
+
+def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, u: np.ndarray,
+            alpha: float, info: dict, sets: list[np.ndarray] | None, bands: bool = True
+            ) -> AggregateResult:
+    vcov = _vcov_and_se(u)
+    extra = None
+    if d.bootstrap is not None:
+        vcov, crit = _bootstrap(d, u, vcov, alpha, sets)
+        if bands:
+            extra = _bands(est, vcov, crit)
+    return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, extra=extra,
+                           info=info, influence=u * d.n_rows, cluster=d.row_cluster)
