@@ -9,7 +9,7 @@ Examples
 500
 """
 
-from clusterimpact import datasets
+from clusterimpact import datasets, simulate
 from clusterimpact._version import __version__
 from clusterimpact.design.baseline import baseline
 from clusterimpact.design.panel import Panel
@@ -49,5 +49,6 @@ __all__ = [
     "baseline",
     "datasets",
     "did",
+    "simulate",
     "twfe",
 ]
