@@ -368,10 +368,13 @@ def att_gt(
     plan = _plan(tvals, cvals, glists, cfg)
 
     # rows of the estimation sample
-    row_keep = sample.period_keep[panel.time_code]
-    row_keep &= keep_u[unit_code]
-    if sample.row_keep is not None:
-        row_keep &= sample.row_keep
+    if sample.period_keep.all() and keep_u.all():
+        row_keep = sample.row_keep if sample.row_keep is not None else np.ones(1, dtype=bool)
+    else:
+        row_keep = sample.period_keep[panel.time_code]
+        row_keep &= keep_u[unit_code]
+        if sample.row_keep is not None:
+            row_keep &= sample.row_keep
     all_rows = bool(row_keep.all())
     sel = slice(None) if all_rows else row_keep
     tcode = panel.time_code if sample.period_keep.all() else period_map[panel.time_code]
@@ -402,7 +405,7 @@ def att_gt(
     _warn_cells(design, stats.reason, stats.att)
     info = {
         "estimator": "Callaway-Sant'Anna ATT(g,t)", "outcome": cfg.y,
-        "n_obs": int(row_keep.sum()), "n_units": n_obs_units,
+        "n_obs": int(y_rows.size), "n_units": n_obs_units,
         "n_clusters": int(row_cluster.size), "control": cfg.control,
         "method": cfg.method if cfg.covariates is not None else "no covariates",
         "covariates": x_names[1:], "anticipation": cfg.anticipation,
@@ -463,7 +466,8 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
         cg_units = np.bincount(unit_cg[keep_u], minlength=n_cg)
-        stats = K.panel_cells(ysum, wsum, lay, plan, n_coh, cg_units)
+        n_rows = int(np.count_nonzero(np.bincount(lay.block_cluster)))
+        stats = K.panel_cells(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
         blocks = (block_row, lay.block_cg, wsum)
     else:
@@ -480,6 +484,7 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         idx = np.flatnonzero(keep_u)
         stats = stats._replace(influence=stats.influence[idx])
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, unit_cluster[idx])
+        rows_u = rows_u * row_cluster.size
         blocks = (block_row, unit_cg[idx], weights[idx])
     return stats, rows_u, row_cluster, blocks, n_kept
 
@@ -498,11 +503,13 @@ def _rc_path(panel, cfg, x, sel, all_rows, tcode, y_rows, unit_cg, weights, plan
         cgp_rows = np.bincount(row_cg * n_t + tcode, minlength=n_cg * n_t)
         stats = K.rc_cells(ysum, wsum, layout, n_t, plan, n_coh, cgp_rows)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, layout.block_cluster)
+        rows_u = rows_u * row_cluster.size
         blocks = (block_row, layout.block_cg // n_t, wsum)
     else:
         xr = x if all_rows else x[sel]
         stats = K.kernel_rc_cells(y_rows, xr, w, row_cg, tcode, plan, n_coh, cfg.method)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, cluster)
+        rows_u = rows_u * row_cluster.size
         blocks = (block_row, row_cg, w)
     return stats, rows_u, row_cluster, blocks, int(y_rows.size)
 

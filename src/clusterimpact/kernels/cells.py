@@ -208,7 +208,7 @@ def _cell_sets(plan: CellPlan, n_cohorts: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: CellPlan,
-                n_cohorts: int, cg_units: np.ndarray) -> CellStats:
+                n_cohorts: int, cg_units: np.ndarray, scale: float = 1.0) -> CellStats:
     """All no-covariate ATT(g,t) of a balanced panel from the block-by-period sums.
 
     Parameters
@@ -225,6 +225,8 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
         Number of cohort indices (treated cohorts plus never treated).
     cg_units
         Units per subgroup-cohort code.
+    scale
+        Multiplies the influence functions (1: the sum scale).
 
     Returns
     -------
@@ -280,21 +282,28 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
         return CellStats(att, np.zeros((ysum.shape[0], 0)), np.zeros(0, np.int64),
                          np.zeros(0, np.int64), _reason_text(reason))
 
-    # per-code coefficients: U_block = coef * D_block - shift * w_block
+    # per code j, U_block = [ysum_block, w_block] @ M_j with
+    # M_j[p, k] = coef_jk (1{p = t_k} - 1{p = b_k}) and M_j[T, k] = -coef_jk * mean_jk
     coef = np.zeros((n_cg, k))
     coef += np.where(treated & ok[:, None], 1.0 / np.where(ok, s_t, 1.0)[:, None], 0.0).T
     coef -= np.where(control & ok[:, None], 1.0 / np.where(ok, s_c, 1.0)[:, None], 0.0).T
+    coef *= scale
     mean = np.where(treated, np.where(ok, m_t, 0.0)[:, None],
                     np.where(ok, m_c, 0.0)[:, None]).T
-    shift = coef * mean
-    infl = ysum[:, plan.time]
-    infl -= ysum[:, plan.base]
+    n_per = ysum.shape[1]
+    diff = np.zeros((n_per + 1, k))
+    diff[plan.time, np.arange(k)] += 1.0
+    diff[plan.base, np.arange(k)] -= 1.0
+    stacked = np.empty((ysum.shape[0], n_per + 1))
+    stacked[:, :n_per] = ysum
+    stacked[:, n_per] = wsum
+    infl = np.empty((ysum.shape[0], k))
     for j in range(n_cg):
         lo, hi = layout.cg_start[j], layout.cg_start[j + 1]
         if hi > lo:
-            block = infl[lo:hi]
-            block *= coef[j]
-            block -= wsum[lo:hi, None] * shift[j]
+            mat = diff * coef[j]
+            mat[n_per] = -coef[j] * mean[j]
+            np.matmul(stacked[lo:hi], mat, out=infl[lo:hi])
     n_treated = treated.astype(np.int64) @ cg_units[:n_cg]
     n_control = control.astype(np.int64) @ cg_units[:n_cg]
     return CellStats(att, infl, n_treated, n_control, _reason_text(reason))

@@ -97,24 +97,26 @@ def _labels(design: GroupTimeDesign, groups: np.ndarray) -> pd.DataFrame:
     return design.group_labels.iloc[groups].reset_index(drop=True)
 
 
-def _vcov_and_se(u: np.ndarray) -> np.ndarray:
-    vcov = u.T @ u
+def _vcov_and_se(infl: np.ndarray, n_rows: int) -> np.ndarray:
+    vcov = infl.T @ infl
+    vcov /= float(n_rows) ** 2
     bad = ~(np.sqrt(np.clip(np.diag(vcov), 0, None)) > _TINY)
     vcov[bad, :] = np.nan
     vcov[:, bad] = np.nan
     return vcov
 
 
-def _bootstrap(design: GroupTimeDesign, u: np.ndarray, vcov: np.ndarray, alpha: float,
+def _bootstrap(design: GroupTimeDesign, infl: np.ndarray, vcov: np.ndarray, alpha: float,
                band_sets: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap-scaled vcov (analytic correlation, bootstrap SEs) and band critical values."""
-    k = u.shape[1]
+    k = infl.shape[1]
     crit = np.full(k, np.nan)
     ok = np.isfinite(np.diag(vcov))
     if design.bootstrap is None or not ok.any():
         return vcov, crit
-    draws = multiplier_draws(u[:, ok], design.bootstrap, weights=design.boot_weights,
+    draws = multiplier_draws(infl[:, ok], design.bootstrap, weights=design.boot_weights,
                              seed=design.boot_seed)
+    draws /= design.n_rows
     se_ok, _ = summarize_draws(draws, alpha)
     se = np.full(k, np.nan)
     se[ok] = se_ok
@@ -135,14 +137,19 @@ def _bands(estimate: np.ndarray, vcov: np.ndarray, crit: np.ndarray) -> pd.DataF
     return pd.DataFrame({"band_low": estimate - crit * se, "band_high": estimate + crit * se})
 
 
-def build_result(design: GroupTimeDesign, cells: Any, rows_u: np.ndarray, alpha: float,
+def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: float,
                  info: dict, seed: int | np.random.Generator | None) -> GroupTimeResult:
-    """Assemble a :class:`GroupTimeResult` from cell statistics (used by ``att_gt``)."""
+    """Assemble a :class:`GroupTimeResult` from cell statistics (used by ``att_gt``).
+
+    ``infl`` has one row per cluster, scaled as :attr:`Result.influence`
+    (the number of rows times the sum-scale influence functions).
+    """
     att = np.asarray(cells.att, dtype=float)
     reason = np.asarray(cells.reason, dtype=object).copy()
     valid = np.isfinite(att)
-    rows_u[:, ~valid] = 0.0
-    vcov = _vcov_and_se(rows_u)
+    if not valid.all():
+        infl[:, ~valid] = 0.0
+    vcov = _vcov_and_se(infl, design.n_rows)
     zero = valid & ~np.isfinite(np.diag(vcov)) & (reason == "")
     reason[zero] = "zero variance"
     if design.bootstrap is not None:
@@ -150,7 +157,7 @@ def build_result(design: GroupTimeDesign, cells: Any, rows_u: np.ndarray, alpha:
     design = replace(design, valid=valid)
     extra = pd.DataFrame(index=range(att.size))
     if design.bootstrap is not None:
-        vcov, crit = _bootstrap(design, rows_u, vcov, alpha, None)
+        vcov, crit = _bootstrap(design, infl, vcov, alpha, None)
         extra = _bands(att, vcov, crit)
     extra["reason"] = reason
     extra["n_treated"] = cells.n_treated
@@ -161,10 +168,8 @@ def build_result(design: GroupTimeDesign, cells: Any, rows_u: np.ndarray, alpha:
     notes = []
     if (~valid).any():
         notes.append(f"{int((~valid).sum())} cell(s) could not be estimated (see reason).")
-    n_rows = design.n_rows
-    rows_u *= n_rows  # Result.influence convention: estimate - truth ~ influence.mean(axis=0)
     return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, extra=extra,
-                           info={**info, "notes": notes}, influence=rows_u,
+                           info={**info, "notes": notes}, influence=infl,
                            cluster=design.row_cluster, design=design)
 
 
@@ -193,13 +198,6 @@ class GroupTimeResult(Result):
     """
 
     design: GroupTimeDesign | None = None
-
-    # ------------------------------------------------------------ internals
-    def _u(self) -> np.ndarray:
-        return self.influence / self.design.n_rows
-
-    def _tidy_base(self) -> pd.DataFrame:
-        return super().tidy()
 
     # --------------------------------------------------------------- pretest
     def pretest(self) -> pd.DataFrame:
@@ -339,7 +337,8 @@ class GroupTimeResult(Result):
 def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                balance_e: float | None) -> AggregateResult:
     d = res.design
-    u = res._u()
+    infl = res.influence  # n_rows times the sum scale
+    n_rows = d.n_rows
     att = res.estimate
     e_cell = d.time_value - d.cohort_value
     post = d.cohort_value <= d.time_value
@@ -352,10 +351,15 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
         pg = wtab[s, d.cell_cohort[cells]]
         w = pg / pg.sum()
         theta = float(w @ att[cells])
-        col = u[:, cells] @ w
+        col = combine(cells, w)
         if with_wif:
-            col = col + d.wif(s, d.cell_cohort[cells], att[cells], theta)
+            col += d.wif(s, d.cell_cohort[cells], att[cells], theta) * n_rows
         return theta, col
+
+    def combine(cells: np.ndarray, w: np.ndarray) -> np.ndarray:
+        full = np.zeros(att.size)
+        full[cells] = w
+        return infl @ full
 
     for s in range(len(d.group_labels)):
         mine = d.cell_group == s
@@ -374,7 +378,8 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                 cells = np.flatnonzero(ok & post & (d.cell_cohort == h) & (e_cell <= max_e))
                 if cells.size == 0:
                     continue
-                coh.append(h), atts.append(att[cells].mean()), cols.append(u[:, cells].mean(1))
+                coh.append(h), atts.append(att[cells].mean())
+                cols.append(combine(cells, np.full(cells.size, 1.0 / cells.size)))
                 el_group.append(s), el_key.append(d.cohort_values[h])
                 el_est.append(atts[-1]), el_u.append(cols[-1])
             if coh:
@@ -382,7 +387,7 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                 pg = wtab[s, coh_a]
                 w = pg / pg.sum()
                 theta = float(w @ atts_a)
-                col = np.column_stack(cols) @ w + d.wif(s, coh_a, atts_a, theta)
+                col = np.column_stack(cols) @ w + d.wif(s, coh_a, atts_a, theta) * n_rows
                 ov_group.append(s), ov_est.append(theta), ov_u.append(col)
         elif kind == "dynamic":
             include = np.ones_like(mine)
@@ -448,14 +453,14 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
     return replace(main, overall=overall)
 
 
-def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, u: np.ndarray,
+def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, infl: np.ndarray,
             alpha: float, info: dict, sets: list[np.ndarray] | None, bands: bool = True
             ) -> AggregateResult:
-    vcov = _vcov_and_se(u)
+    vcov = _vcov_and_se(infl, d.n_rows)
     extra = None
     if d.bootstrap is not None:
-        vcov, crit = _bootstrap(d, u, vcov, alpha, sets)
+        vcov, crit = _bootstrap(d, infl, vcov, alpha, sets)
         if bands:
             extra = _bands(est, vcov, crit)
     return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, extra=extra,
-                           info=info, influence=u * d.n_rows, cluster=d.row_cluster)
+                           info=info, influence=infl, cluster=d.row_cluster)
