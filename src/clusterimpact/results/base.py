@@ -251,6 +251,28 @@ class Result:
 
         return compare_subgroups(self, adjust=adjust)
 
+    def wild_bootstrap(self, **options: Any) -> Result:
+        """Score wild cluster bootstrap from the influence functions (Kline & Santos 2012).
+
+        Needs ``influence`` and ``cluster``; options as in
+        :func:`clusterimpact.inference.wild.score_wild_bootstrap` (``reps``, ``weights``,
+        ``impose_null``, ``seed``, ``term``, ``alpha`` ...). Regression results override
+        this with the wild cluster bootstrap of the coefficients.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clusterimpact.results import Result
+        >>> psi = np.random.default_rng(0).normal(size=(40, 1))
+        >>> r = Result(pd.DataFrame({"term": ["att"]}), np.array([0.5]), np.array([[0.03]]),
+        ...            influence=psi - psi.mean(), cluster=np.repeat(np.arange(20), 2))
+        >>> r.wild_bootstrap(reps=199, weights="webb", seed=1).tidy()["reps"][0]
+        199
+        """
+        from clusterimpact.inference.wild import score_wild_bootstrap
+
+        return score_wild_bootstrap(self, **options)
+
     # ------------------------------------------------------------- display
     def _title(self) -> str:
         name = self.info.get("estimator", type(self).__name__)

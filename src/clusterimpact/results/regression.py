@@ -108,6 +108,43 @@ class RegressionResult(Result):
         info.update(_vcov_info(est))
         return replace(self, vcov=est.cov, dof=est.df, info=info, vcov_options=dict(options))
 
+    def wild_bootstrap(self, *, reps: int = 9999, weights: str = "rademacher", impose_null: bool = True,
+                       seed: int | np.random.Generator | None = None, term: Any = None,
+                       alpha: float | None = None, **options: Any) -> Result:
+        """Wild cluster bootstrap of the coefficients (WCR by default; fast algorithm).
+
+        See :func:`clusterimpact.inference.wild.wild_bootstrap` for every option.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ci.twfe(p, "lemp").wild_bootstrap(reps=499, seed=1).tidy()["p_value"][0] < 0.05
+        True
+        """
+        from clusterimpact.inference.wild import wild_bootstrap
+
+        return wild_bootstrap(self, reps=reps, weights=weights, impose_null=impose_null, seed=seed,
+                              term=term, alpha=alpha, **options)
+
+    def randomization(self, **options: Any) -> Result:
+        """Randomization inference re-assigning roll-out dates across clusters.
+
+        See :func:`clusterimpact.inference.randomization.randomization` for the options.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ci.twfe(p, "lemp").randomization(reps=19, seed=1).tidy()["reps"][0]
+        19
+        """
+        from clusterimpact.inference.randomization import randomization
+
+        return randomization(self, **options)
+
 
 def _vcov_info(est: VcovEstimate) -> dict[str, Any]:
     labels = {"HC1": "HC1 (heteroskedasticity-robust)",
