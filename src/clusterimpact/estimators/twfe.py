@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import DroppedRowsWarning, EstimationError, SpecificationError, suggest
+from clusterimpact.inference.randomization import RefitSpec
 from clusterimpact.inference.vcov import VcovData
 from clusterimpact.kernels.demean import demean
 from clusterimpact.results.regression import RegressionResult
@@ -207,6 +209,9 @@ def twfe(
         "n_singletons": int(absorbed.singletons.sum()),
         "by": [by] if isinstance(by, str) else list(by or []),
         "method": "TWFE (y on D = 1{t >= cohort}, unit and time FE absorbed)",
+        # how to re-estimate on re-assigned cohorts (randomization inference)
+        "refit": RefitSpec(panel, partial(twfe, covariates=covariates, vcov=vcov, fe=fe,
+                                          weights=weights, by=by, alpha=alpha, tol=tol), y),
     }
     return RegressionResult.from_fit(keys, coef[perm], fit, cluster, str(vcov).upper(),
                                      alpha=alpha, info=info)
