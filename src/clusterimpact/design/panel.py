@@ -42,6 +42,31 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     return freq if isinstance(freq, str) else freq.freqstr
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values by hashing (faster than ``np.unique``'s full sort on long arrays)."""
+    return np.sort(pd.unique(values))
+
+
+def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """Sorted factorisation: (int64 codes, sorted distinct values).
+
+    Integer ids spanning a range not much wider than their count are coded
+    through a presence table (one pass, no hashing or sorting); anything else
+    goes through :func:`pandas.factorize`.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        if high - low < 4 * array.size + 1024:
+            shifted = (array - low).astype(np.intp)
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[shifted] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return rank[shifted], np.flatnonzero(present).astype(array.dtype) + low
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), uniques
+
+
 def _fail(rule: str, frame: pd.DataFrame, mask: Any, columns: list[str], hint: str = "") -> None:
     message = rule + (f" {hint}" if hint else "") + "\n" + show_rows(frame, mask, columns)
     raise PanelError(message)
@@ -185,8 +210,7 @@ class Panel:
     def _encode(self) -> None:
         frame = self.data
         n = len(frame)
-        time_value, periods, period_values = self._encode_time(frame[self.time])
-        time_code = np.searchsorted(period_values, time_value)
+        time_value, periods, period_values, time_code = self._encode_time(frame[self.time])
         self._set("periods", periods)
         self._set("period_values", _readonly(period_values))
         self._set("time_code", _readonly(time_code.astype(np.int64)))
@@ -195,19 +219,17 @@ class Panel:
         if self.unit is None:
             unit_code, unit_labels = np.arange(n, dtype=np.int64), pd.RangeIndex(n)
         else:
-            unit_code, unit_labels = pd.factorize(frame[self.unit], sort=True)
-            unit_code = unit_code.astype(np.int64)
+            unit_code, unit_labels = _factorize(frame[self.unit])
             unit_labels = pd.Index(unit_labels, name=self.unit)
         self._set("unit_code", _readonly(unit_code))
         self._set("unit_labels", unit_labels)
         if self.unit is not None:
             self._check_duplicates()
 
-        if self.cluster is None:
+        if self.cluster is None or self.cluster == self.unit:
             cluster_code, cluster_labels = unit_code, unit_labels
         else:
-            cluster_code, cluster_labels = pd.factorize(frame[self.cluster], sort=True)
-            cluster_code = cluster_code.astype(np.int64)
+            cluster_code, cluster_labels = _factorize(frame[self.cluster])
             cluster_labels = pd.Index(cluster_labels, name=self.cluster)
             if self.unit is not None:
                 self._check_constant_within_unit(cluster_code.astype(float), self.cluster,
@@ -226,8 +248,8 @@ class Panel:
         self._set("treated", _readonly(time_value >= cohort))
         self._check_comparisons()
 
-    def _encode_time(self, column: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray]:
-        """Map the time column to a float scale; return (row values, periods, period values)."""
+    def _encode_time(self, column: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+        """Map the time column to a float scale: (row values, periods, period values, codes)."""
         dtype = column.dtype
         if isinstance(dtype, pd.PeriodDtype):
             values = column.array.asi8.astype(float)
@@ -253,9 +275,15 @@ class Panel:
             bad = ~np.isfinite(values)
             if bad.any():
                 _fail(f"Infinite values in the time column {self.time!r}.", self.data, bad, [self.time])
-        period_values, first = np.unique(values, return_index=True)
+        raw = column.to_numpy()
+        if raw.dtype.kind in "iu":
+            codes, period_values = _factorize(raw)
+        else:
+            codes, period_values = pd.factorize(values, sort=True)
+        first = np.empty(len(period_values), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
         periods = pd.Index(column.iloc[first].to_numpy(), name=self.time)
-        return values, periods, period_values
+        return values, periods, np.asarray(period_values, dtype=float), codes.astype(np.int64)
 
     def _check_duplicates(self) -> None:
         key = self.unit_code * np.int64(len(self.period_values)) + self.time_code
@@ -400,7 +428,9 @@ class Panel:
                 "identify no effect and estimators drop them.",
                 TimingWarning, stacklevel=4,
             )
-        between = np.isfinite(cohort) & ~np.isin(cohort, self.period_values)
+        finite = np.isfinite(cohort)
+        pos = np.clip(np.searchsorted(self.period_values, cohort), 0, len(self.period_values) - 1)
+        between = finite & (self.period_values[pos] != cohort)
         if between.any():
             warnings.warn(
                 f"{np.unique(self.unit_code[between]).size} unit(s) have a cohort that is not an "
@@ -412,7 +442,7 @@ class Panel:
 
     def _check_comparisons(self) -> None:
         usable = self.cohort_value > self.period_values[0]
-        cohorts = np.unique(self.cohort_value[usable])
+        cohorts = _sorted_unique(self.cohort_value[usable])
         treated = cohorts[np.isfinite(cohorts)]
         if treated.size == 0:
             raise PanelError(
@@ -523,7 +553,7 @@ class Panel:
         >>> p.cohorts.tolist()
         [2004.0, 2006.0, 2007.0]
         """
-        c = np.unique(self.cohort_value)
+        c = _sorted_unique(self.cohort_value)
         return _readonly(c[np.isfinite(c)])
 
     @cached_property
