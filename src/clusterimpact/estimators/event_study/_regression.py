@@ -1,0 +1,138 @@
+"""Regression event studies: dynamic TWFE and Sun & Abraham's interaction-weighted estimator.
+
+Both regress the outcome on relative-time indicators with unit and period
+fixed effects absorbed by :func:`clusterimpact.kernels.demean.demean`, and take
+their covariance from the registry in :mod:`clusterimpact.inference.vcov`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.errors import EstimationError, EstimationWarning
+from clusterimpact.estimators.event_study._common import MethodFit, Sample, independent_columns
+from clusterimpact.inference.vcov import VcovData, compute_vcov
+from clusterimpact.kernels.demean import demean
+
+__all__ = ["fit_dynamic_twfe", "fit_sun_abraham"]
+
+
+def _ols_fe(s: Sample, x: np.ndarray, vcov: str, tol: float, names: list[str]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None, np.ndarray]:
+    """Least squares of ``s.y`` on ``x`` with the fixed effects absorbed.
+
+    Returns the indices of the estimated (non-collinear) columns, their
+    coefficients, covariance, per-cluster scores (``G x k``, CR1-scaled),
+    degrees of freedom and residuals.
+    """
+    absorbed = demean(np.column_stack([s.y, x]), s.fe, s.w, tol=tol)
+    if not absorbed.converged:
+        warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
+                      RuntimeWarning, stacklevel=4)
+    yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
+    root = np.ones(s.n) if s.w is None else np.sqrt(s.w)
+    xs = xd * root[:, None]
+    gram = xs.T @ xs
+    keep = independent_columns(gram)
+    if keep.size == 0:
+        raise EstimationError("Every relative-time indicator is collinear with the fixed effects.")
+    if keep.size < x.shape[1]:
+        dropped = [names[j] for j in range(x.shape[1]) if j not in set(keep.tolist())]
+        warnings.warn(f"{len(dropped)} regressor(s) collinear with the fixed effects and earlier "
+                      f"regressors were dropped: {', '.join(dropped[:8])}"
+                      f"{' ...' if len(dropped) > 8 else ''}.", EstimationWarning, stacklevel=4)
+    xk = xd[:, keep]
+    bread = np.linalg.inv(gram[np.ix_(keep, keep)])
+    coef = bread @ (xs[:, keep].T @ (yd * root))
+    resid = yd - xk @ coef
+    data = VcovData(xk, resid, s.w, bread, tuple(s.fe))
+    upper = str(vcov).upper()
+    est = compute_vcov(upper, data, None if upper == "HC1" else s.cluster)
+    w = s.weights()
+    g = s.n_clusters
+    scores = np.column_stack([np.bincount(s.cluster, weights=xk[:, j] * w * resid, minlength=g)
+                              for j in range(xk.shape[1])]) @ bread
+    scores *= np.sqrt(g / max(g - 1, 1))
+    dof = float(est.df[0]) if np.isfinite(est.df[0]) else None
+    return keep, coef, est.cov, scores, dof, resid
+
+
+def _dummies(codes: np.ndarray, n_levels: int) -> np.ndarray:
+    out = np.zeros((codes.size, n_levels))
+    rows = np.flatnonzero(codes >= 0)
+    out[rows, codes[rows]] = 1.0
+    return out
+
+
+def fit_dynamic_twfe(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> MethodFit:
+    """Dynamic TWFE: ``y`` on one indicator per relative-time bin, unit and period FE.
+
+    Never-treated rows and reference-period rows get no indicator.
+    """
+    labels = np.unique(bins[np.isfinite(bins)])
+    if labels.size == 0:
+        raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
+    codes = np.where(np.isfinite(bins), np.searchsorted(labels, bins), -1)
+    x = np.column_stack([_dummies(codes, labels.size), s.cov])
+    names = [f"event_time::{e:g}" for e in labels] + [f"covariate {j}" for j in range(s.cov.shape[1])]
+    keep, coef, cov, scores, dof, _ = _ols_fe(s, x, vcov, tol, names)
+    ev = keep < labels.size
+    idx = keep[ev]
+    mass = np.bincount(codes[codes >= 0], weights=s.weights()[codes >= 0], minlength=labels.size)
+    return MethodFit(labels[idx], coef[ev], cov[np.ix_(ev, ev)], dof, scores[:, ev], mass[idx],
+                     {"covariates": coef[~ev]})
+
+
+def fit_sun_abraham(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> MethodFit:
+    """Sun & Abraham (2021): cohort x relative-time indicators, aggregated by cohort shares.
+
+    The control cohort is the never treated if any, otherwise the last
+    treated cohort (with the periods from its treatment on dropped).
+    """
+    never = ~np.isfinite(s.cohort)
+    note = None
+    if never.any():
+        control_cohort = np.inf
+    else:
+        control_cohort = float(np.max(s.cohort))
+        keep_rows = s.time < control_cohort
+        note = (f"No never-treated units: the last treated cohort ({control_cohort:g}) is the control "
+                f"and the {int((~keep_rows).sum())} row(s) from its first treated period on are dropped.")
+        s = s.subset(keep_rows)
+        bins = bins[keep_rows]
+    is_control = s.cohort == control_cohort
+    cell_rows = np.isfinite(bins) & ~is_control
+    if not cell_rows.any():
+        raise EstimationError("No (cohort, relative time) cell to estimate.")
+    pairs = pd.DataFrame({"cohort": s.cohort[cell_rows], "event_time": bins[cell_rows]})
+    cells = pairs.drop_duplicates().sort_values(["event_time", "cohort"]).reset_index(drop=True)
+    cell_index = pd.MultiIndex.from_frame(cells)
+    codes = np.full(s.n, -1, dtype=np.int64)
+    codes[cell_rows] = cell_index.get_indexer(pd.MultiIndex.from_frame(pairs))
+    n_cells = len(cells)
+    x = np.column_stack([_dummies(codes, n_cells), s.cov])
+    names = [f"cohort {g:g} x event_time {e:g}" for g, e in cells.itertuples(index=False)]
+    names += [f"covariate {j}" for j in range(s.cov.shape[1])]
+    keep, coef, cov, scores, dof, _ = _ols_fe(s, x, vcov, tol, names)
+    ev = keep < n_cells
+    kept_cells = keep[ev]
+    delta, v_delta, s_delta = coef[ev], cov[np.ix_(ev, ev)], scores[:, ev]
+    w = s.weights()
+    mass_cell = np.bincount(codes[codes >= 0], weights=w[codes >= 0], minlength=n_cells)[kept_cells]
+    cell_event = cells["event_time"].to_numpy()[kept_cells]
+    labels = np.unique(cell_event)
+    agg = np.zeros((labels.size, kept_cells.size))
+    pos = np.searchsorted(labels, cell_event)
+    agg[pos, np.arange(kept_cells.size)] = mass_cell
+    mass = agg.sum(axis=1)
+    agg /= mass[:, None]
+    table = cells.iloc[kept_cells].reset_index(drop=True)
+    table["estimate"] = delta
+    table["std_error"] = np.sqrt(np.maximum(np.diag(v_delta), 0.0))
+    table["weight"] = agg[pos, np.arange(kept_cells.size)]
+    table["n_obs"] = mass_cell
+    info = {"cohort_effects": table, "control_cohort": control_cohort, "notes": [note] if note else []}
+    return MethodFit(labels, agg @ delta, agg @ v_delta @ agg.T, dof, s_delta @ agg.T, mass, info)
