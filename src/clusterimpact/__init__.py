@@ -11,7 +11,9 @@ Examples
 
 from clusterimpact import datasets, simulate
 from clusterimpact._version import __version__
+from clusterimpact.design.balance import balance
 from clusterimpact.design.baseline import baseline
+from clusterimpact.design.matching import match
 from clusterimpact.design.panel import Panel
 from clusterimpact.errors import (
     ClusterImpactError,
@@ -27,8 +29,10 @@ from clusterimpact.errors import (
 )
 from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.did import did
+from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
+from clusterimpact.results.matching import MatchResult
 
 __all__ = [
     "ClusterImpactError",
@@ -38,6 +42,7 @@ __all__ = [
     "EstimationWarning",
     "FewClustersWarning",
     "GroupTimeResult",
+    "MatchResult",
     "Panel",
     "PanelError",
     "Result",
@@ -46,9 +51,13 @@ __all__ = [
     "TimingWarning",
     "__version__",
     "att_gt",
+    "balance",
     "baseline",
     "datasets",
     "did",
+    "match",
     "simulate",
+    "synthetic_control",
+    "synthetic_did",
     "twfe",
 ]
