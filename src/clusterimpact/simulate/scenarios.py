@@ -166,8 +166,8 @@ _SCENARIOS: dict[str, _Scenario] = {
         "cost outcomes; few donor clusters.",
         _tannery, ("size_class",),
         "Stylised on joint action for common effluent treatment in tannery clusters (Palar Valley, "
-        "Tamil Nadu; Jajmau, Kanpur): one cluster connects its tanneries to a CETP in period 13 of 20 "
-        "(quarters); 11 untreated clusters serve as donors for synthetic control. Outcomes are the "
+        "Tamil Nadu; Jajmau, Kanpur): by default one cluster connects its tanneries to a CETP in period "
+        "13 of 20 (quarters); 11 untreated clusters serve as donors for synthetic control. Outcomes are the "
         "logs of BOD, COD and total chromium in discharged effluent (mg/l) and treatment cost per "
         "tonne of hides; small tanneries, with no own treatment before, gain most in pollution and pay "
         "most in cost; large ones save. With one treated cluster, cluster-level inference needs "
@@ -189,7 +189,8 @@ _SCENARIOS: dict[str, _Scenario] = {
         "Villages are clusters, households the middle level, respondents the units. Women agents gain "
         "more income and confidence than men; social cohesion falls slightly. Survey weights are "
         "village population over sample size. Override design='repeated_cross_section' for fresh "
-        "respondents each round (the Panel then has unit=None).",
+        "respondents each round (the Panel then has unit=None; each simulated person is interviewed "
+        "once, so raise firms_per_cluster for larger rounds).",
         (LTLV_2016, PYKE_LT)),
     "staggered_basic": _Scenario(
         "A plain staggered roll-out with heterogeneous dynamic effects and known ATT(g,t), for tests "

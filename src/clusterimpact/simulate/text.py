@@ -28,6 +28,11 @@ def _shifts(mapping: Mapping[str, Mapping[str, float]]) -> str:
                      for level, value in levels.items())
 
 
+def _probs(mapping: Mapping[str, Mapping[str, float]]) -> str:
+    return "; ".join(f"{attr}={level}: {value:g}" for attr, levels in mapping.items()
+                     for level, value in levels.items())
+
+
 def _outcome_line(o: Outcome) -> str:
     parts = [f"  - {o.name} ({o.scale} scale, {'firm' if o.level == 'firm' else 'unit'}-level): "
              f"baseline {o.baseline:g}, effect at adoption {o.effect:+g}"]
@@ -74,11 +79,15 @@ def describe(sim: Simulation) -> str:
         + (f" at {p.anticipation_effect:g} x the adoption effect" if p.anticipation else "") + ".",
         f"  - spillovers: {p.linked_share:g} of lower-tier firms linked to a partner cluster; "
         f"outsourcing shift (logit) of first-tier firms: {p.outsourcing:g}.",
-        "  - exclusion: " + (_shifts(p.exclusion) + f" (mode {p.exclusion_mode!r})" if p.exclusion
-                             else "none") + f"; attrition per period: {p.attrition:g}.",
+        "  - exclusion (probability a treated worker loses work): "
+        + (_probs(p.exclusion) + f", exits spread over {p.exclusion_spread} period(s), "
+           + ("rows dropped" if p.exclusion_mode == "drop" else "rows kept with employed = 0")
+           if p.exclusion else "none") + f"; attrition per period: {p.attrition:g}.",
         "  - survey weights: " + ("cluster population / sample size" if p.survey_weights else "none") + ".",
         "Outcomes and true effects (latent scale; the realised effect is scale(L0 + tau) - scale(L0)):",
         *(_outcome_line(o) for o in p.all_outcomes()),
+        *(["  - employed (0/1): 1 without the programme; 0 from the exit of an excluded worker."]
+          if "employed" in sim.effects else []),
         "Truth: ATT(g, t) = (weighted) mean of the realised effect over rows of cohort g observed in "
         "period t with the outcome present; see Simulation.truth"
         + (f" (by {', '.join(sim.truth_by)})" if sim.truth_by else "") + ".",
