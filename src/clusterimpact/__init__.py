@@ -29,7 +29,6 @@ from clusterimpact.errors import (
 )
 from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.did import did
-from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
@@ -57,7 +56,5 @@ __all__ = [
     "did",
     "match",
     "simulate",
-    "synthetic_control",
-    "synthetic_did",
     "twfe",
 ]
