@@ -220,7 +220,7 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
                   strata: str | Sequence[str] | None = None,
                   statistic: Literal["estimate", "t"] = "estimate", term: int | str | None = None,
                   alpha: float | None = None, refit: RefitSpec | None = None,
-                  conley_taber: bool | None = None):
+                  conf_int: bool = True, conley_taber: bool | None = None):
     """Randomization inference that re-assigns roll-out dates across clusters.
 
     Parameters
@@ -243,6 +243,8 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
         Level of the interval (default the result's).
     refit
         Override the stored :class:`RefitSpec`.
+    conf_int
+        Invert the test for an interval (one more refit per assignment).
     conley_taber
         Add Conley-Taber intervals (with the Ferman-Pinto size correction) when one or
         two clusters are treated; default: whenever that is the case and the result is
@@ -285,7 +287,7 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
     plans, exact = _assignments(labels, strata_codes, reps, rng)
     data = panel.data.assign(**{_TREAT: np.asarray(panel.treated, dtype=float)})
     cl = np.asarray(panel.cluster_code)
-    want_ci = statistic == "estimate" and spec.linear_in_outcome
+    want_ci = conf_int and statistic == "estimate" and spec.linear_in_outcome
 
     def build(assign: np.ndarray):
         frame = data.assign(**{_COHORT: assign[cl]})
@@ -303,7 +305,7 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
             theta[b] = _stat(spec(pan), row, statistic)
             c[b] = float(spec(pan, _TREAT).estimate[row]) if want_ci else np.nan
             expected = (time.perf_counter() - started) * len(plans) / (b + 1)
-            if bar is None and b and expected > _PROGRESS_SECONDS:
+            if bar is None and b >= 4 and expected > _PROGRESS_SECONDS:
                 bar = _progress(len(plans), b + 1)
             elif bar:
                 bar.update(1)
@@ -319,8 +321,8 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
         notes.append("Interval: RI test inverted under a constant additive effect.")
     else:
         low = high = np.nan
-        notes.append("No interval: test inversion needs statistic='estimate' and an estimator "
-                     "linear in the outcome.")
+        notes.append("No interval: not requested, or test inversion needs statistic='estimate' "
+                     "and an estimator linear in the outcome.")
     extra = {"statistic": obs, "p_value": p, "conf_low": low, "conf_high": high,
              "reps": len(plans), "exact": exact}
     n_treated = int(np.isfinite(labels).sum())
