@@ -28,7 +28,9 @@ from clusterimpact.errors import (
     TimingWarning,
 )
 from clusterimpact.estimators.att_gt import att_gt
+from clusterimpact.estimators.bacon import bacon, twfe_weights
 from clusterimpact.estimators.did import did
+from clusterimpact.estimators.event_study import event_study
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
@@ -50,11 +52,14 @@ __all__ = [
     "TimingWarning",
     "__version__",
     "att_gt",
+    "bacon",
     "balance",
     "baseline",
     "datasets",
     "did",
+    "event_study",
     "match",
     "simulate",
     "twfe",
+    "twfe_weights",
 ]

@@ -8,6 +8,7 @@ Examples
 """
 
 from clusterimpact.results.base import Result
+from clusterimpact.results.event_study import EventStudyResult
 from clusterimpact.results.group_time import AggregateResult, GroupTimeResult
 
-__all__ = ["AggregateResult", "GroupTimeResult", "Result"]
+__all__ = ["AggregateResult", "EventStudyResult", "GroupTimeResult", "Result"]

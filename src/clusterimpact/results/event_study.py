@@ -39,8 +39,8 @@ class EventStudyResult(Result):
     >>> res = ci.event_study(p, "lemp", method="imputation")
     >>> res.tidy()[["event_time", "estimate"]].round(4).tail(2)
        event_time  estimate
-    5           2   -0.1373
-    6           3   -0.1008
+    5           2   -0.1358
+    6           3   -0.1042
     """
 
     cohort_effects: pd.DataFrame | None = None
@@ -85,7 +85,7 @@ class EventStudyResult(Result):
         ...              cohort="first.treat")
         >>> test = ci.event_study(p, "lemp", method="sun_abraham").pretrend_test()
         >>> int(test["n_leads"][0]), round(float(test["chi2"][0]), 2)
-        (3, 3.96)
+        (3, 5.65)
         """
         rows = []
         event = self._event()
@@ -143,7 +143,7 @@ class EventStudyResult(Result):
         >>> agg = ci.event_study(p, "lemp", method="two_stage").aggregate("simple")
         >>> agg.tidy()[["term", "estimate"]].round(4)
              term  estimate
-        0  simple   -0.0454
+        0  simple   -0.0474
         """
         if kind != "simple":
             raise SpecificationError(f"Unknown aggregation {kind!r}; event studies support 'simple'.")
