@@ -1,0 +1,124 @@
+"""Randomization inference over roll-out dates; Conley-Taber for one or two treated clusters."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clusterimpact as ci
+from clusterimpact.inference.randomization import RefitSpec, conley_taber, randomization
+
+
+def _frame(n_clusters=8, treated=4, units=2, periods=4, seed=0, effect=0.0, strata=False):
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n_clusters * units), periods)
+    time = np.tile(np.arange(periods), n_clusters * units)
+    cl = unit // units
+    cohort_cl = np.where(np.arange(n_clusters) < treated, 2, 0)
+    df = pd.DataFrame({"u": unit, "t": time, "c": cl, "g": cohort_cl[cl]})
+    df["y"] = rng.normal(size=len(df)) + rng.normal(size=n_clusters)[cl] + effect * (
+        (df["g"] > 0) & (df["t"] >= df["g"]))
+    if strata:
+        df["s"] = cl % 2
+    return df
+
+
+def _fit(df, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ci.twfe(ci.Panel(df, unit="u", time="t", cohort="g", cluster="c"), "y", **kw)
+
+
+def test_exact_enumeration_matches_brute_force():
+    """All C(8,4) = 70 assignments; p equals a hand-written permutation loop."""
+    df = _frame()
+    res = _fit(df)
+    ri = res.randomization(reps=999).tidy().iloc[0]
+    assert ri["exact"] and ri["reps"] == 70
+    obs = res.estimate[0]
+    stats = []
+    for treated in itertools.combinations(range(8), 4):
+        d = df.assign(g=np.where(df["c"].isin(treated), 2, 0))
+        stats.append(_fit(d).estimate[0])
+    stats = np.array(stats)
+    assert ri["p_value"] == np.mean(np.abs(stats) >= abs(obs) - 1e-10 * max(1, abs(obs)))
+
+
+def test_ci_is_the_inverted_test():
+    df = _frame(effect=1.0, seed=3)
+    res = _fit(df)
+    ri = res.randomization(reps=999).tidy().iloc[0]
+    low, high = ri["conf_low"], ri["conf_high"]
+    assert low < res.estimate[0] < high
+    # shifting the outcome by tau*D and testing 0 is testing tau: accepted inside, rejected outside
+    treated = ci.Panel(df, unit="u", time="t", cohort="g", cluster="c").treated
+    for tau, accept in ((low + 1e-6, True), (high - 1e-6, True), (low - 1e-3, False), (high + 1e-3, False)):
+        p = _fit(df.assign(y=df["y"] - tau * treated)).randomization(reps=999, conf_int=False)
+        assert (p.tidy()["p_value"][0] > 0.05) == accept
+
+
+def test_random_draws_reproducible_and_strata():
+    df = _frame(n_clusters=12, treated=6, strata=True)
+    res = _fit(df)
+    a = res.randomization(reps=60, seed=1, conf_int=False).tidy()
+    b = res.randomization(reps=60, seed=1, conf_int=False).tidy()
+    assert not a["exact"][0] and a["reps"][0] == 60 and a["p_value"][0] == b["p_value"][0]
+    s = res.randomization(reps=999, strata="s", conf_int=False).tidy()
+    assert s["exact"][0] and s["reps"][0] == 400  # C(6,3)^2 within two strata
+    t = res.randomization(reps=999, strata="s", statistic="t").tidy()
+    assert np.isnan(t["conf_low"][0])
+
+
+def test_errors():
+    df = _frame()
+    res = _fit(df)
+    df2 = df.assign(g=np.where(df["u"] % 2 == 0, df["g"], 0))
+    with pytest.raises(ci.SpecificationError, match="varies within"):
+        _fit(df2).randomization(reps=9)
+    with pytest.raises(ci.SpecificationError, match="refit"):
+        randomization(ci.Result(pd.DataFrame({"term": ["x"]}), np.ones(1), np.eye(1)))
+    with pytest.raises(ci.SpecificationError, match="strata"):
+        res.randomization(reps=9, strata="sx")
+
+
+def test_refit_spec_is_generic():
+    """Any fit(panel, outcome) -> Result works, e.g. a difference of post-period means."""
+    df = _frame()
+    panel = ci.Panel(df, unit="u", time="t", cohort="g", cluster="c")
+
+    def post_gap(p, y):
+        d = p.data.assign(_tr=np.isfinite(p.cohort_value), _post=p.time_value >= 2)
+        m = d[d["_post"]].groupby("_tr")[y].mean()
+        return ci.Result(pd.DataFrame({"term": ["gap"]}), np.array([m[True] - m[False]]), np.eye(1))
+
+    spec = RefitSpec(panel, post_gap, "y")
+    out = randomization(spec(panel), refit=spec, reps=999).tidy().iloc[0]
+    assert out["exact"] and 0 < out["p_value"] <= 1 and out["conf_low"] < out["conf_high"]
+
+
+def test_conley_taber_one_treated_cluster():
+    rng = np.random.default_rng(2)
+    g, units, periods = 25, 3, 6
+    unit = np.repeat(np.arange(g * units), periods)
+    df = pd.DataFrame({"u": unit, "t": np.tile(np.arange(periods), g * units), "c": unit // units})
+    df["g"] = np.where(df["c"] == 0, 3, 0)
+    df["y"] = rng.normal(size=len(df))
+    res = _fit(df)
+    with pytest.warns(ci.FewClustersWarning, match="Conley-Taber"):
+        ri = res.randomization(reps=999).tidy().iloc[0]
+    assert ri["exact"] and ri["reps"] == 25 and ri["ct_draws"] == 24
+    assert ri["ct_conf_low"] < res.estimate[0] < ri["ct_conf_high"]
+    # by hand: the treated cluster's demeaned-treatment path applied to control residual paths
+    panel = ci.Panel(df, unit="u", time="t", cohort="g", cluster="c")
+    out = conley_taber(res, panel, size_correction=False)
+    h = res.fit.x[:, 0] * res.fit.bread[0, 0]
+    cell = pd.DataFrame({"c": df["c"], "t": df["t"], "h": h, "e": res.fit.resid})
+    hg = cell[cell["c"] == 0].groupby("t")["h"].sum()
+    gamma = [float(hg @ cell[cell["c"] == j].groupby("t")["e"].mean()) for j in range(1, g)]
+    est = res.estimate[0]
+    assert abs(out["ct_conf_low"] - (est - np.quantile(gamma, 0.975))) < 1e-12
+    assert out["ct_p_value"] == np.mean(np.abs(gamma) >= abs(est) - 1e-12)
