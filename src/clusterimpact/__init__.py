@@ -11,6 +11,7 @@ Examples
 
 from clusterimpact import datasets, simulate
 from clusterimpact._version import __version__
+from clusterimpact.design import power
 from clusterimpact.design.balance import balance
 from clusterimpact.design.baseline import baseline
 from clusterimpact.design.matching import match
@@ -59,6 +60,7 @@ __all__ = [
     "did",
     "event_study",
     "match",
+    "power",
     "simulate",
     "twfe",
     "twfe_weights",
