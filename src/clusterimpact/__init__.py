@@ -14,6 +14,7 @@ from clusterimpact._version import __version__
 from clusterimpact.design import power
 from clusterimpact.design.balance import balance
 from clusterimpact.design.baseline import baseline
+from clusterimpact.design.controls import matched_did, rank_comparison_clusters
 from clusterimpact.design.matching import match
 from clusterimpact.design.panel import Panel
 from clusterimpact.errors import (
@@ -60,7 +61,9 @@ __all__ = [
     "did",
     "event_study",
     "match",
+    "matched_did",
     "power",
+    "rank_comparison_clusters",
     "simulate",
     "twfe",
     "twfe_weights",
