@@ -180,7 +180,7 @@ def bacon(panel, y: str) -> BaconResult:
     """
     mat, cohort = _balanced_matrix(panel, y)
     periods = np.asarray(panel.period_values, dtype=float)
-    n_units, n_t = mat.shape
+    n_units = mat.shape[0]
     # group codes: never treated (inf), always treated (<= first period), timing groups
     always = cohort <= periods[0]
     key = np.where(always, -np.inf, cohort)
