@@ -167,7 +167,7 @@ def test_ci_inverts_the_test():
 def test_seed_reproducible_and_no_global_state():
     x, y, cl = _wbt_data("B_G9")
     fit, b = _ols(x, y)
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 - checks the global state is untouched
     one = wild_test(fit, b, cl, [0, 1, 0], reps=2000, weights="mammen", seed=11)
     two = wild_test(fit, b, cl, [0, 1, 0], reps=2000, weights="mammen", seed=11)
     three = wild_test(fit, b, cl, [0, 1, 0], reps=2000, weights="mammen", seed=12)
@@ -176,7 +176,7 @@ def test_seed_reproducible_and_no_global_state():
     gen = np.random.default_rng(11)
     assert np.array_equal(wild_test(fit, b, cl, [0, 1, 0], reps=2000, weights="mammen", seed=gen).t_boot,
                           one.t_boot)
-    assert np.array_equal(np.random.get_state()[1], state)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
 @pytest.mark.parametrize("kind", ["rademacher", "webb", "mammen"])

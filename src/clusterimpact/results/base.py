@@ -266,7 +266,7 @@ class Result:
         >>> psi = np.random.default_rng(0).normal(size=(40, 1))
         >>> r = Result(pd.DataFrame({"term": ["att"]}), np.array([0.5]), np.array([[0.03]]),
         ...            influence=psi - psi.mean(), cluster=np.repeat(np.arange(20), 2))
-        >>> r.wild_bootstrap(reps=199, weights="webb", seed=1).tidy()["reps"][0]
+        >>> int(r.wild_bootstrap(reps=199, weights="webb", seed=1).tidy()["reps"][0])
         199
         """
         from clusterimpact.inference.wild import score_wild_bootstrap

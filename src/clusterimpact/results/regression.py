@@ -120,7 +120,7 @@ class RegressionResult(Result):
         >>> import clusterimpact as ci
         >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
         ...              cohort="first.treat")
-        >>> ci.twfe(p, "lemp").wild_bootstrap(reps=499, seed=1).tidy()["p_value"][0] < 0.05
+        >>> bool(ci.twfe(p, "lemp").wild_bootstrap(reps=499, seed=1).tidy()["p_value"][0] < 0.05)
         True
         """
         from clusterimpact.inference.wild import wild_bootstrap
@@ -138,7 +138,7 @@ class RegressionResult(Result):
         >>> import clusterimpact as ci
         >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
         ...              cohort="first.treat")
-        >>> ci.twfe(p, "lemp").randomization(reps=19, seed=1).tidy()["reps"][0]
+        >>> int(ci.twfe(p, "lemp").randomization(reps=19, seed=1).tidy()["reps"][0])
         19
         """
         from clusterimpact.inference.randomization import randomization
