@@ -177,8 +177,11 @@ def test_two_stage_variance_matches_dense_gmm(covariate):
     e2 = resid - x2 @ tau
     e1 = resid * un
     correction = (x2.T @ (z * w[:, None])) @ ginv
-    psi = np.vstack([x2[d.cl == c].T @ (w * e2)[d.cl == c] - correction @ (z0[d.cl == c].T @ (w * e1)[d.cl == c])
-                     for c in np.unique(d.cl)])
+    psi = []
+    for c in np.unique(d.cl):
+        m = (d.cl == c).to_numpy()
+        psi.append(x2[m].T @ (w * e2)[m] - correction @ (z0[m].T @ (w * e1)[m]))
+    psi = np.vstack(psi)
     np.testing.assert_allclose(res.vcov, bread @ psi.T @ psi @ bread, rtol=1e-8, atol=1e-14)
 
 
