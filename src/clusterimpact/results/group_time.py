@@ -194,7 +194,19 @@ class AggregateResult(Result):
 class GroupTimeResult(Result):
     """ATT(g,t) estimates that aggregate and pre-test without refitting.
 
-    Returned by :func:`clusterimpact.att_gt`; see there for an example.
+    Returned by :func:`clusterimpact.att_gt`. It keeps the influence function
+    of every cell, so :meth:`aggregate` and :meth:`pretest` never re-estimate.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+    ...              cohort="first.treat")
+    >>> gt = ci.att_gt(p, "lemp")
+    >>> type(gt).__name__, len(gt.tidy())
+    ('GroupTimeResult', 12)
+    >>> round(float(gt.aggregate("simple").tidy()["estimate"].iloc[0]), 4)
+    -0.04
     """
 
     design: GroupTimeDesign | None = None
