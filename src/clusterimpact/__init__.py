@@ -32,6 +32,7 @@ from clusterimpact.errors import (
 from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.bacon import bacon, twfe_weights
 from clusterimpact.estimators.did import did
+from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.event_study import event_study
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
@@ -65,6 +66,8 @@ __all__ = [
     "power",
     "rank_comparison_clusters",
     "simulate",
+    "synthetic_control",
+    "synthetic_did",
     "twfe",
     "twfe_weights",
 ]
