@@ -32,8 +32,8 @@ from clusterimpact.errors import (
 from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.bacon import bacon, twfe_weights
 from clusterimpact.estimators.did import did
-from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.event_study import event_study
+from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
