@@ -1,7 +1,6 @@
 """ci.synthetic_control and ci.synthetic_did: published Prop 99 numbers, errors, simulations."""
 
 import json
-import time
 import warnings
 from pathlib import Path
 
@@ -427,12 +426,10 @@ def test_placebo_inference_size_under_no_effect():
     assert 0.01 <= rate_sc <= 0.10
 
 
-def test_sdid_point_estimate_is_fast_at_scale():
+def test_sdid_point_estimate_at_scale():
+    # Speed (target < 2 s for 1,000 x 100) is measured by the benchmark harness (workload W6),
+    # not asserted here; this checks the estimate at that size.
     df = _factor_panel(n_units=1000, n_periods=100, t0=80, treated=tuple(range(10)), seed=1)
     p = ci.Panel(df, unit="u", time="t", treatment="d")
-    start = time.perf_counter()
     res = ci.synthetic_did(p, "y", reps=0)
-    elapsed = time.perf_counter() - start
     assert abs(res.estimate[0] - 2.0) < 0.5
-    # target is < 2 s (about 1 s measured); the bound leaves room for a loaded shared machine
-    assert elapsed < 4.0
