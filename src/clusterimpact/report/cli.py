@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("datasets", help="list the shipped datasets")
 
+    rep = sub.add_parser("report", help="run a whole evaluation from a TOML spec file")
+    rep.add_argument("spec", help="evaluation spec (TOML); see clusterimpact.report.spec")
+    rep.add_argument("--out", help="output folder (overrides [output] folder)")
+    rep.add_argument("--json", action="store_true", help="also print the results as JSON")
+    rep.add_argument("--quiet", action="store_true", help="no progress lines")
+
     val = sub.add_parser("validate", help="check a data file against the Panel rules")
     val.add_argument("data", help="CSV, Parquet, Stata, Excel or Feather file")
     val.add_argument("--unit", help="unit id column (omit for repeated cross-sections)")
@@ -70,6 +76,31 @@ def _datasets() -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from clusterimpact.report.evaluation import run_evaluation
+    from clusterimpact.report.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.out:
+        spec = dataclasses.replace(spec, output_folder=Path(args.out))
+    outcome = run_evaluation(spec, progress=not args.quiet)
+    for path in outcome.files:
+        print(f"wrote {path}")
+    if args.json:
+        print(json.dumps({k: json.loads(t.to_json(orient="records"))
+                          for k, t in outcome.tables.items()}))
+    if outcome.failed:
+        print(f"ESTIMATION FAILED in {len(outcome.failures)} step(s):", file=sys.stderr)
+        for failure in outcome.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return EXIT_ESTIMATION
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     from clusterimpact.report.demo import run_demo
 
@@ -101,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "datasets":
             return _datasets()
+        if args.command == "report":
+            return _report(args)
         return _demo(args)
     except EstimationError as err:
         print(f"ESTIMATION FAILED: {err}", file=sys.stderr)
