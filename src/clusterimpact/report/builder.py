@@ -69,6 +69,13 @@ class Report:
     _md: list[str] = field(default_factory=list)
     figures: int = 0
 
+    def part(self, heading: str, text: str = "") -> None:
+        """Start a part (a top-level division holding several sections)."""
+        self._html.append(f"<h1 class='part'>{html.escape(heading)}</h1>")
+        self._md.append(f"\n# {heading}\n")
+        if text:
+            self.text(text)
+
     def section(self, heading: str, text: str = "") -> None:
         """Start a section with a heading and an optional paragraph."""
         self._html.append(f"<h2>{html.escape(heading)}</h2>")

@@ -104,7 +104,7 @@ def _report(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from clusterimpact.report.demo import run_demo
 
-    path = run_demo(args.out)
+    path = run_demo(args.out, progress=True)
     print(f"Report written to {path}")
     return EXIT_OK
 

@@ -86,12 +86,14 @@ def _dynamic(result: Any) -> Any | None:
 class _Run:
     """One evaluation: holds the panel, the report and what has been produced."""
 
-    def __init__(self, spec: EvaluationSpec, progress: bool) -> None:
+    def __init__(self, spec: EvaluationSpec, progress: bool, report: Report | None = None,
+                 prefix: str = "") -> None:
         self.spec = spec
         self.progress = progress
         self.outcome = EvaluationOutcome()
         self.alpha = float(spec.inference.get("alpha", 0.05))
-        self.report = Report(spec.title, spec.description)
+        self.report = report if report is not None else Report(spec.title, spec.description)
+        self.prefix = prefix
         self.results: dict[tuple[str, str], Any] = {}
 
     def step(self, message: str) -> None:
@@ -99,7 +101,7 @@ class _Run:
             print(f"[clusterimpact] {message}", file=sys.stderr, flush=True)
 
     def table(self, key: str, frame: pd.DataFrame, caption: str) -> None:
-        self.outcome.tables[key] = frame
+        self.outcome.tables[self.prefix + key] = frame
         self.report.table(frame, caption=caption)
 
     def attempt(self, what: str, func: Callable[[], Any]) -> Any | None:
@@ -298,7 +300,8 @@ def _winners_losers(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def run_evaluation(spec: EvaluationSpec, *, progress: bool = False) -> EvaluationOutcome:
+def run_evaluation(spec: EvaluationSpec, *, progress: bool = False,
+                   report: Report | None = None, prefix: str = "") -> EvaluationOutcome:
     """Run every section of an evaluation spec and write the outputs.
 
     Parameters
@@ -307,6 +310,11 @@ def run_evaluation(spec: EvaluationSpec, *, progress: bool = False) -> Evaluatio
         A validated spec (:func:`clusterimpact.report.spec.load_spec`).
     progress
         Print one line per step to standard error.
+    report
+        Append the sections to this report instead of a new one, and write
+        nothing (the caller writes the combined report).
+    prefix
+        Prefix of the table keys (to keep several evaluations apart).
 
     Returns
     -------
@@ -332,7 +340,9 @@ def run_evaluation(spec: EvaluationSpec, *, progress: bool = False) -> Evaluatio
     """
     import clusterimpact as ci
 
-    run = _Run(spec, progress)
+    run = _Run(spec, progress, report, prefix)
+    if report is not None:
+        report.part(spec.title, spec.description)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run.step("loading data")
@@ -344,5 +354,6 @@ def run_evaluation(spec: EvaluationSpec, *, progress: bool = False) -> Evaluatio
         run.subgroups(panel)
         run.robustness()
     run.warnings_section(caught)
-    run.write()
+    if report is None:
+        run.write()
     return run.outcome
