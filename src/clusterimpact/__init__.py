@@ -9,7 +9,7 @@ Examples
 500
 """
 
-from clusterimpact import datasets, simulate
+from clusterimpact import datasets, simulate, workers
 from clusterimpact._version import __version__
 from clusterimpact.design import power
 from clusterimpact.design.balance import balance
@@ -70,4 +70,5 @@ __all__ = [
     "synthetic_did",
     "twfe",
     "twfe_weights",
+    "workers",
 ]

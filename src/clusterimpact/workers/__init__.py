@@ -26,8 +26,11 @@ from clusterimpact.workers.categories import (
     skill_level,
     work_site,
 )
+from clusterimpact.workers.joint import SubgroupEffects, adjust_pvalues, subgroup_effects
 
 __all__ = [
+    "SubgroupEffects",
+    "adjust_pvalues",
     "age_band",
     "cell_sizes",
     "contract",
@@ -38,5 +41,6 @@ __all__ = [
     "migrant",
     "occupation_isco",
     "skill_level",
+    "subgroup_effects",
     "work_site",
 ]
