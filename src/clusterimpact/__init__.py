@@ -31,6 +31,7 @@ from clusterimpact.errors import (
 )
 from clusterimpact.estimators.att_gt import att_gt
 from clusterimpact.estimators.bacon import bacon, twfe_weights
+from clusterimpact.estimators.ddd import ddd, ddd_regression
 from clusterimpact.estimators.did import did
 from clusterimpact.estimators.event_study import event_study
 from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
@@ -59,6 +60,8 @@ __all__ = [
     "balance",
     "baseline",
     "datasets",
+    "ddd",
+    "ddd_regression",
     "did",
     "event_study",
     "match",
