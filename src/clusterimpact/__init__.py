@@ -38,6 +38,7 @@ from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
+from clusterimpact.workers.exclusion import lee_bounds
 
 __all__ = [
     "ClusterImpactError",
@@ -64,6 +65,7 @@ __all__ = [
     "ddd_regression",
     "did",
     "event_study",
+    "lee_bounds",
     "match",
     "matched_did",
     "power",

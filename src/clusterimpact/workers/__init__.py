@@ -26,20 +26,36 @@ from clusterimpact.workers.categories import (
     skill_level,
     work_site,
 )
+from clusterimpact.workers.exclusion import (
+    LeeBounds,
+    attrition_table,
+    employment_effects,
+    imbens_manski,
+    lee_bounds,
+    retention_did,
+    reweight_to_baseline,
+)
 from clusterimpact.workers.joint import SubgroupEffects, adjust_pvalues, subgroup_effects
 
 __all__ = [
+    "LeeBounds",
     "SubgroupEffects",
     "adjust_pvalues",
     "age_band",
+    "attrition_table",
     "cell_sizes",
     "contract",
     "education_level",
+    "employment_effects",
     "gender",
+    "imbens_manski",
     "intersect",
+    "lee_bounds",
     "life_cycle",
     "migrant",
     "occupation_isco",
+    "retention_did",
+    "reweight_to_baseline",
     "skill_level",
     "subgroup_effects",
     "work_site",
