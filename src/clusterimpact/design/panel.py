@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.design import _codes
 from clusterimpact.design._frames import read_table, to_pandas
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, show_rows, suggest
 
@@ -25,54 +26,12 @@ __all__ = ["Panel"]
 _NEVER = np.inf
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
-def _infer_freq(index: pd.DatetimeIndex) -> str | None:
-    """The regular frequency of sorted unique datetimes as a string, or ``None``."""
-    if len(index) < 3:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas 3 announces an offset return type
-        freq = pd.infer_freq(index)
-    if freq is None:
-        return None
-    return freq if isinstance(freq, str) else freq.freqstr
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values by hashing (faster than ``np.unique``'s full sort on long arrays)."""
-    return np.sort(pd.unique(values))
-
-
-def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | pd.Index]:
-    """Sorted factorisation: (int64 codes, sorted distinct values).
-
-    Integer ids spanning a range not much wider than their count are coded
-    through a presence table (one pass, no hashing or sorting); anything else
-    goes through :func:`pandas.factorize`.
-    """
-    array = np.asarray(values)
-    if array.dtype.kind in "iu" and array.size:
-        low, high = int(array.min()), int(array.max())
-        if high - low < 4 * array.size + 1024:
-            shifted = (array - low).astype(np.intp)
-            present = np.zeros(high - low + 1, dtype=bool)
-            present[shifted] = True
-            rank = np.cumsum(present, dtype=np.int64) - 1
-            return rank[shifted], np.flatnonzero(present).astype(array.dtype) + low
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), uniques
-
-
 def _fail(rule: str, frame: pd.DataFrame, mask: Any, columns: list[str], hint: str = "") -> None:
     message = rule + (f" {hint}" if hint else "") + "\n" + show_rows(frame, mask, columns)
     raise PanelError(message)
 
 
-class Panel:
+class Panel(_codes.RowArrays):
     """A validated description of who is treated when.
 
     Parameters
@@ -201,7 +160,7 @@ class Panel:
             )
         for role in ("unit", "time", "cluster"):
             col = roles[role]
-            if col is not None:
+            if col is not None and not _codes.plain(frame[col].dtype, "iub"):
                 bad = frame[col].isna().to_numpy()
                 if bad.any():
                     _fail(f"Missing values in the {role} column {col!r}: {int(bad.sum())} row(s).",
@@ -212,50 +171,58 @@ class Panel:
         n = len(frame)
         time_value, periods, period_values, time_code = self._encode_time(frame[self.time])
         self._set("periods", periods)
-        self._set("period_values", _readonly(period_values))
-        self._set("time_code", _readonly(time_code.astype(np.int64)))
-        self._set("time_value", _readonly(time_value))
+        self._set("period_values", _codes.readonly(period_values))
+        self._set("time_code", _codes.readonly(time_code.astype(np.int64, copy=False)))
+        if time_value is not None:  # else derived from the codes on first use
+            self._set("time_value", _codes.readonly(time_value))
 
         if self.unit is None:
             unit_code, unit_labels = np.arange(n, dtype=np.int64), pd.RangeIndex(n)
         else:
-            unit_code, unit_labels = _factorize(frame[self.unit])
+            unit_code, unit_labels = _codes.factorize(frame[self.unit])
             unit_labels = pd.Index(unit_labels, name=self.unit)
-        self._set("unit_code", _readonly(unit_code))
+        self._set("unit_code", _codes.readonly(unit_code))
         self._set("unit_labels", unit_labels)
+        self._set("_grid", False)  # rows ordered by (unit, time), balanced: see _check_duplicates
         if self.unit is not None:
             self._check_duplicates()
 
         if self.cluster is None or self.cluster == self.unit:
             cluster_code, cluster_labels = unit_code, unit_labels
+            if self.unit is not None:
+                self._set("unit_cluster", _codes.readonly(np.arange(len(unit_labels), dtype=np.int64)))
         else:
-            cluster_code, cluster_labels = _factorize(frame[self.cluster])
+            cluster_code, cluster_labels = _codes.factorize(frame[self.cluster])
             cluster_labels = pd.Index(cluster_labels, name=self.cluster)
             if self.unit is not None:
-                self._check_constant_within_unit(cluster_code.astype(float), self.cluster,
-                                                 "cluster", "Units must be nested in clusters.")
-        self._set("cluster_code", _readonly(cluster_code))
+                by_unit = _codes.unit_values(cluster_code, unit_code, len(unit_labels), self._grid)
+                if by_unit is None:
+                    self._check_constant_within_unit(cluster_code.astype(float), self.cluster,
+                                                     "cluster", "Units must be nested in clusters.")
+                self._set("unit_cluster", _codes.readonly(by_unit))
+        self._set("cluster_code", _codes.readonly(cluster_code))
         self._set("cluster_labels", cluster_labels)
 
-        self._set("weights", _readonly(self._encode_weights()))
+        if self.weights_column is not None:  # else ones on first use
+            self._set("weights", _codes.readonly(self._encode_weights()))
+        # cohorts are validated and stored per unit (per row for repeated cross-sections);
+        # the row arrays cohort_value, event_time and treated are derived on first use
         cohort = (self._cohort_from_column() if self.cohort_column is not None
                   else self._cohort_from_treatment())
         cohort = self._check_timing(cohort)
-        self._set("cohort_value", _readonly(cohort))
-        with np.errstate(invalid="ignore"):
-            event = np.where(np.isfinite(cohort), time_value - cohort, np.nan)
-        self._set("event_time", _readonly(event))
-        self._set("treated", _readonly(time_value >= cohort))
+        self._set("unit_cohort", _codes.readonly(cohort))
+        if self.unit is None:
+            self._set("cohort_value", cohort)
         self._check_comparisons()
 
-    def _encode_time(self, column: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+    def _encode_time(self, column: pd.Series) -> tuple[np.ndarray | None, pd.Index, np.ndarray, np.ndarray]:
         """Map the time column to a float scale: (row values, periods, period values, codes)."""
         dtype = column.dtype
         if isinstance(dtype, pd.PeriodDtype):
             values = column.array.asi8.astype(float)
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             uniq = pd.DatetimeIndex(column.drop_duplicates().sort_values())
-            freq = _infer_freq(uniq)
+            freq = _codes.infer_freq(uniq)
             if freq is None:
                 raise PanelError(
                     f"The time column {self.time!r} holds datetimes without a regular frequency, so "
@@ -265,6 +232,8 @@ class Panel:
             as_period = column.dt.to_period(freq)
             values = as_period.array.asi8.astype(float)
             column = as_period
+        elif _codes.plain(dtype, "iu"):
+            values = None  # integers are finite; the float scale is derived on first use
         elif pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
             bad = ~column.map(lambda v: isinstance(v, int | float | np.number)).to_numpy(dtype=bool)
             _fail(f"The time column {self.time!r} must be numeric (years, rounds), pandas Periods or "
@@ -277,23 +246,22 @@ class Panel:
                 _fail(f"Infinite values in the time column {self.time!r}.", self.data, bad, [self.time])
         raw = column.to_numpy()
         if raw.dtype.kind in "iu":
-            codes, period_values = _factorize(raw)
+            codes, period_values = _codes.factorize(raw)
         else:
             codes, period_values = pd.factorize(values, sort=True)
-        first = np.empty(len(period_values), dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
-        periods = pd.Index(column.iloc[first].to_numpy(), name=self.time)
-        return values, periods, np.asarray(period_values, dtype=float), codes.astype(np.int64)
+        if values is None:  # the sorted distinct integers are the periods
+            periods = pd.Index(np.asarray(period_values), name=self.time)
+        else:
+            first = np.empty(len(period_values), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
+            periods = pd.Index(column.iloc[first].to_numpy(), name=self.time)
+        return values, periods, np.asarray(period_values, dtype=float), codes
 
     def _check_duplicates(self) -> None:
-        key = self.unit_code * np.int64(len(self.period_values)) + self.time_code
-        counts = np.bincount(key)
-        dup = counts[key] > 1
-        if dup.any():
-            n_pairs = int((counts > 1).sum())
-            order = np.lexsort((self.time_code, self.unit_code))
-            mask = np.zeros(len(key), dtype=bool)
-            mask[order[dup[order]]] = True
+        grid, n_pairs, mask = _codes.duplicate_rows(self.unit_code, self.time_code, self.n_units,
+                                                    len(self.period_values))
+        self._set("_grid", grid)
+        if n_pairs:
             _fail(
                 f"Duplicate (unit, time) rows: {n_pairs} unit-period pair(s) appear more than once "
                 f"(columns {self.unit!r}, {self.time!r}).", self.data, mask, [self.unit, self.time],
@@ -301,7 +269,8 @@ class Panel:
             )
 
     def _check_constant_within_unit(self, values: np.ndarray, column: str, what: str,
-                                    hint: str) -> None:
+                                    hint: str) -> np.ndarray:
+        """Raise unless ``values`` is constant within unit (NaN equal to NaN); return it per unit."""
         first = np.empty(self.n_units)
         first[self.unit_code[::-1]] = values[::-1]
         same = (values == first[self.unit_code]) | (np.isnan(values) & np.isnan(first[self.unit_code]))
@@ -310,10 +279,11 @@ class Panel:
             mask = np.isin(self.unit_code, bad_units)
             _fail(f"The {what} column {column!r} varies within unit for {bad_units.size} unit(s).",
                   self.data, mask, [self.unit, self.time, column], hint)
+        return first
 
     def _numeric(self, column: str, role: str) -> np.ndarray:
         series = self.data[column]
-        if pd.api.types.is_bool_dtype(series.dtype):
+        if pd.api.types.is_bool_dtype(series.dtype) or _codes.plain(series.dtype, "iuf"):
             return series.to_numpy(dtype=float)
         if not pd.api.types.is_numeric_dtype(series.dtype):
             coerced = pd.to_numeric(series, errors="coerce")
@@ -355,6 +325,11 @@ class Panel:
             ordinals = series.array.asi8.astype(float)
             cohort = np.where(series.isna().to_numpy(), _NEVER, ordinals)
         else:
+            if _codes.plain(series.dtype, "iu") and self.unit is not None:  # no NaN: check the integers
+                by_unit = _codes.unit_values(series.to_numpy(), self.unit_code, self.n_units, self._grid)
+                if by_unit is not None:
+                    by_unit = by_unit.astype(float)
+                    return np.where(by_unit == 0, _NEVER, by_unit)
             cohort = self._numeric(col, "cohort")
             cohort = np.where(np.isnan(cohort) | (cohort == 0), _NEVER, cohort)
             if (cohort == -np.inf).any():
@@ -362,7 +337,8 @@ class Panel:
                 _fail(f"The cohort column {col!r} holds -inf.", self.data, bad, [col],
                       "Use 0, NaN or +inf for never treated.")
         if self.unit is not None:
-            self._check_constant_within_unit(
+            by_unit = _codes.unit_values(cohort, self.unit_code, self.n_units, self._grid)
+            return by_unit if by_unit is not None else self._check_constant_within_unit(
                 cohort, col, "cohort",
                 "A unit has one first-treated period; for a treatment that varies by period "
                 "pass treatment= instead.")
@@ -407,14 +383,14 @@ class Panel:
                 self.data, mask, [holder_name, self.time, col],
                 "Treatment must be absorbing (once treated, stays treated).",
             )
-        return cohort
+        return first_treated if self.unit is not None else cohort
 
     def _check_timing(self, cohort: np.ndarray) -> np.ndarray:
         first, last = self.period_values[0], self.period_values[-1]
         after = np.isfinite(cohort) & (cohort > last)
         if after.any():
             warnings.warn(
-                f"{np.unique(self.unit_code[after]).size} unit(s) are first treated after the last "
+                f"{int(np.count_nonzero(after))} unit(s) are first treated after the last "
                 f"observed period ({self.periods[-1]}); they are never treated within the data and "
                 "are used as never-treated comparisons.",
                 TimingWarning, stacklevel=4,
@@ -423,7 +399,7 @@ class Panel:
         before = cohort <= first
         if before.any():
             warnings.warn(
-                f"{np.unique(self.unit_code[before]).size} unit(s) are treated in or before the "
+                f"{int(np.count_nonzero(before))} unit(s) are treated in or before the "
                 f"first observed period ({self.periods[0]}): with no untreated period they "
                 "identify no effect and estimators drop them.",
                 TimingWarning, stacklevel=4,
@@ -433,7 +409,7 @@ class Panel:
         between = finite & (self.period_values[pos] != cohort)
         if between.any():
             warnings.warn(
-                f"{np.unique(self.unit_code[between]).size} unit(s) have a cohort that is not an "
+                f"{int(np.count_nonzero(between))} unit(s) have a cohort that is not an "
                 "observed period (treated between survey rounds); their first treated observation "
                 "is the next observed period.",
                 TimingWarning, stacklevel=4,
@@ -441,8 +417,8 @@ class Panel:
         return cohort
 
     def _check_comparisons(self) -> None:
-        usable = self.cohort_value > self.period_values[0]
-        cohorts = _sorted_unique(self.cohort_value[usable])
+        usable = self.unit_cohort > self.period_values[0]
+        cohorts = _codes.sorted_unique(self.unit_cohort[usable])
         treated = cohorts[np.isfinite(cohorts)]
         if treated.size == 0:
             raise PanelError(
@@ -553,8 +529,8 @@ class Panel:
         >>> p.cohorts.tolist()
         [2004.0, 2006.0, 2007.0]
         """
-        c = _sorted_unique(self.cohort_value)
-        return _readonly(c[np.isfinite(c)])
+        c = _codes.sorted_unique(self.unit_cohort)
+        return _codes.readonly(c[np.isfinite(c)])
 
     @cached_property
     def has_never_treated(self) -> bool:
@@ -568,7 +544,7 @@ class Panel:
         >>> p.has_never_treated
         True
         """
-        return bool(np.isinf(self.cohort_value).any())
+        return bool(np.isinf(self.unit_cohort).any())
 
     @cached_property
     def unit_cohort(self) -> np.ndarray:
@@ -584,7 +560,7 @@ class Panel:
         """
         out = np.empty(self.n_units)
         out[self.unit_code] = self.cohort_value
-        return _readonly(out)
+        return _codes.readonly(out)
 
     @cached_property
     def unit_cluster(self) -> np.ndarray:
@@ -600,7 +576,7 @@ class Panel:
         """
         out = np.empty(self.n_units, dtype=np.int64)
         out[self.unit_code] = self.cluster_code
-        return _readonly(out)
+        return _codes.readonly(out)
 
     @property
     def has_weights(self) -> bool:
@@ -663,7 +639,7 @@ class Panel:
             _fail(f"Infinite values in the {role} column {name!r}: {int(bad.sum())} row(s).",
                   self.data, bad, [c for c in (self.unit, self.time) if c] + [name],
                   "Replace them (e.g. log of zero) before estimating.")
-        out = _readonly(values.copy())
+        out = _codes.readonly(values.copy())
         self._cache[key] = out
         return out
 
@@ -780,7 +756,7 @@ class Panel:
         return timing_plot(frame, ax=ax, title=f"Treatment roll-out ({self.n_units} units)")
 
     def __repr__(self) -> str:
-        if "unit_labels" not in self.__dict__ or "cohort_value" not in self.__dict__:
+        if "unit_labels" not in self.__dict__ or "unit_cohort" not in self.__dict__:
             return "<Panel (not validated)>"
         kind = "panel" if self.is_panel else "repeated cross-sections"
         return (

@@ -1,0 +1,216 @@
+"""Integer coding of Panel columns: sorted factorisation, frequencies, dtype tests.
+
+Helpers of :mod:`clusterimpact.design.panel`, kept apart so the Panel module
+stays short. numpy and pandas in, numpy out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RowArrays", "duplicate_rows", "factorize", "infer_freq", "plain", "readonly", "sorted_unique",
+           "unit_values"]
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """Mark ``array`` read-only and return it."""
+    array.flags.writeable = False
+    return array
+
+
+def infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """The regular frequency of sorted unique datetimes as a string, or ``None``."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset return type
+        freq = pd.infer_freq(index)
+    if freq is None:
+        return None
+    return freq if isinstance(freq, str) else freq.freqstr
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values by hashing (faster than ``np.unique``'s full sort on long arrays)."""
+    return np.sort(pd.unique(values))
+
+
+def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """Sorted factorisation: (int64 codes, sorted distinct values).
+
+    Integer ids spanning a range not much wider than their count are coded
+    through a presence table (one pass, no hashing or sorting); anything else
+    goes through :func:`pandas.factorize`.
+
+    Examples
+    --------
+    >>> codes, uniques = factorize(np.array([7, 3, 7, 5]))
+    >>> codes.tolist(), uniques.tolist()
+    ([2, 0, 2, 1], [3, 5, 7])
+    """
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        if high - low < 4 * array.size + 1024:
+            shifted = (array - low).astype(np.intp, copy=False)
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[shifted] = True
+            uniques = np.flatnonzero(present).astype(array.dtype) + low
+            if uniques.size == present.size:  # every value in the range occurs: codes = shifts
+                return shifted.astype(np.int64, copy=False), uniques
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return rank[shifted], uniques
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), uniques
+
+
+def plain(dtype: Any, kinds: str) -> bool:
+    """Whether ``dtype`` is a numpy dtype of one of ``kinds`` (NaN is then its only missing value).
+
+    Examples
+    --------
+    >>> plain(np.dtype("int64"), "iu"), plain(pd.Int64Dtype(), "iu")
+    (True, False)
+    """
+    return isinstance(dtype, np.dtype) and dtype.kind in kinds
+
+
+def duplicate_rows(unit_code: np.ndarray, time_code: np.ndarray, n_units: int, n_periods: int
+                   ) -> tuple[bool, int, np.ndarray | None]:
+    """Duplicate (unit, time) rows: ``(grid, n_pairs, mask)``.
+
+    ``grid`` says the rows are sorted by (unit, time) with every unit in every
+    period (row ``i * n_periods + t`` is unit ``i`` in period ``t``);
+    ``n_pairs`` counts the unit-period pairs that occur more than once and
+    ``mask`` marks their rows (``None`` without duplicates). Sorted keys are
+    recognised in one comparison pass, without counting.
+
+    Examples
+    --------
+    >>> duplicate_rows(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2, 2)[:2]
+    (True, 0)
+    >>> duplicate_rows(np.array([0, 1, 0]), np.array([1, 0, 1]), 2, 2)[1:]
+    (1, array([ True, False,  True]))
+    """
+    key = unit_code * np.int64(n_periods)
+    key += time_code
+    if (key[1:] > key[:-1]).all():
+        return key.size == n_units * n_periods, 0, None
+    counts = np.bincount(key)
+    dup = counts[key] > 1
+    if not dup.any():
+        return False, 0, None
+    order = np.lexsort((time_code, unit_code))
+    mask = np.zeros(len(key), dtype=bool)
+    mask[order[dup[order]]] = True
+    return False, int((counts > 1).sum()), mask
+
+
+def unit_values(values: np.ndarray, unit_code: np.ndarray, n_units: int, grid: bool
+                ) -> np.ndarray | None:
+    """Each unit's value of a row array, or ``None`` if it varies within a unit (or is NaN).
+
+    With ``grid`` rows (see :func:`duplicate_rows`) every period is compared
+    with the unit's first row of the reshaped array; otherwise through a
+    scatter and a gather of the unit codes.
+
+    Examples
+    --------
+    >>> unit_values(np.array([5, 5, 6, 6]), np.array([0, 0, 1, 1]), 2, True).tolist()
+    [5, 6]
+    >>> unit_values(np.array([5, 4, 6]), np.array([0, 0, 1]), 2, False) is None
+    True
+    """
+    if grid:
+        wide = values.reshape(n_units, -1)
+        return wide[:, 0].copy() if (wide == wide[:, :1]).all() else None
+    first = np.empty(n_units, dtype=values.dtype)
+    first[unit_code] = values
+    return first if np.array_equal(first[unit_code], values) else None
+
+
+class RowArrays:
+    """Row arrays of a :class:`~clusterimpact.Panel` derived on first use.
+
+    The Panel validates and stores integer codes and per-unit cohorts; these
+    read-only row arrays follow from them and are only built when an
+    estimator asks (a Panel sets them eagerly when they come from the data,
+    e.g. float periods or repeated cross-sections).
+    """
+
+    @cached_property
+    def time_value(self) -> np.ndarray:
+        """Numeric time of each row (integer periods as floats, Period ordinals for Periods).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.time_value[:3].tolist()
+        [2003.0, 2004.0, 2005.0]
+        """
+        return readonly(self.period_values[self.time_code])
+
+    @cached_property
+    def cohort_value(self) -> np.ndarray:
+        """First treated period of each row's unit (``inf`` if never treated).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.cohort_value[:2].tolist()
+        [2007.0, 2007.0]
+        """
+        return readonly(self.unit_cohort[self.unit_code])
+
+    @cached_property
+    def event_time(self) -> np.ndarray:
+        """Time relative to the first treated period, ``time_value - cohort_value`` (NaN if never).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.event_time[:3].tolist()
+        [-4.0, -3.0, -2.0]
+        """
+        cohort = self.cohort_value
+        with np.errstate(invalid="ignore"):
+            return readonly(np.where(np.isfinite(cohort), self.time_value - cohort, np.nan))
+
+    @cached_property
+    def treated(self) -> np.ndarray:
+        """Boolean treatment status of each row, ``time_value >= cohort_value``.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> int(p.treated.sum())
+        291
+        """
+        return readonly(self.time_value >= self.cohort_value)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """Row weights (ones when no weights column was given).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> float(p.weights.sum())
+        2500.0
+        """
+        return readonly(np.ones(self.n_obs))
