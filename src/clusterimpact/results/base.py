@@ -273,6 +273,24 @@ class Result:
 
         return score_wild_bootstrap(self, **options)
 
+    def honest(self, **options: Any) -> Result:
+        """HonestDiD sensitivity of an event study to violations of parallel trends.
+
+        Options as in :func:`clusterimpact.inference.honest.honest` (``method``,
+        ``grid``, ``target``, ``alpha``, ``inference`` ...); needs ``event_time`` keys.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clusterimpact.results import Result
+        >>> r = Result(pd.DataFrame({"event_time": [-2, 0]}), np.array([0.0, 1.0]), np.eye(2) * 0.01)
+        >>> r.honest(method="relative_magnitude", grid=[1.0]).tidy()["excludes_zero"].tolist()
+        [True]
+        """
+        from clusterimpact.inference.honest import honest
+
+        return honest(self, **options)
+
     # ------------------------------------------------------------- display
     def _title(self) -> str:
         name = self.info.get("estimator", type(self).__name__)
