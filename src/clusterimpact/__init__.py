@@ -17,6 +17,7 @@ from clusterimpact.design.baseline import baseline
 from clusterimpact.design.controls import matched_did, rank_comparison_clusters
 from clusterimpact.design.matching import match
 from clusterimpact.design.panel import Panel
+from clusterimpact.engines import CellStats, LazyPanel, att_gt_from_stats
 from clusterimpact.errors import (
     ClusterImpactError,
     ClusterImpactWarning,
@@ -41,6 +42,7 @@ from clusterimpact.results.matching import MatchResult
 from clusterimpact.workers.exclusion import lee_bounds
 
 __all__ = [
+    "CellStats",
     "ClusterImpactError",
     "ClusterImpactWarning",
     "DroppedRowsWarning",
@@ -48,6 +50,7 @@ __all__ = [
     "EstimationWarning",
     "FewClustersWarning",
     "GroupTimeResult",
+    "LazyPanel",
     "MatchResult",
     "Panel",
     "PanelError",
@@ -57,6 +60,7 @@ __all__ = [
     "TimingWarning",
     "__version__",
     "att_gt",
+    "att_gt_from_stats",
     "bacon",
     "balance",
     "baseline",
