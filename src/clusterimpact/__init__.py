@@ -39,6 +39,7 @@ from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
+from clusterimpact.workers.distributional import changes_in_changes, winners_losers
 from clusterimpact.workers.exclusion import lee_bounds
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "bacon",
     "balance",
     "baseline",
+    "changes_in_changes",
     "datasets",
     "ddd",
     "ddd_regression",
@@ -79,5 +81,6 @@ __all__ = [
     "synthetic_did",
     "twfe",
     "twfe_weights",
+    "winners_losers",
     "workers",
 ]

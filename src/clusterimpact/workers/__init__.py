@@ -26,6 +26,12 @@ from clusterimpact.workers.categories import (
     skill_level,
     work_site,
 )
+from clusterimpact.workers.distributional import (
+    WinnersLosers,
+    changes_in_changes,
+    quantile_did,
+    winners_losers,
+)
 from clusterimpact.workers.exclusion import (
     LeeBounds,
     attrition_table,
@@ -40,10 +46,12 @@ from clusterimpact.workers.joint import SubgroupEffects, adjust_pvalues, subgrou
 __all__ = [
     "LeeBounds",
     "SubgroupEffects",
+    "WinnersLosers",
     "adjust_pvalues",
     "age_band",
     "attrition_table",
     "cell_sizes",
+    "changes_in_changes",
     "contract",
     "education_level",
     "employment_effects",
@@ -54,9 +62,11 @@ __all__ = [
     "life_cycle",
     "migrant",
     "occupation_isco",
+    "quantile_did",
     "retention_did",
     "reweight_to_baseline",
     "skill_level",
     "subgroup_effects",
+    "winners_losers",
     "work_site",
 ]
