@@ -42,6 +42,7 @@ from clusterimpact.workers.exclusion import (
     reweight_to_baseline,
 )
 from clusterimpact.workers.joint import SubgroupEffects, adjust_pvalues, subgroup_effects
+from clusterimpact.workers.takeup import wald_did
 
 __all__ = [
     "LeeBounds",
@@ -67,6 +68,7 @@ __all__ = [
     "reweight_to_baseline",
     "skill_level",
     "subgroup_effects",
+    "wald_did",
     "winners_losers",
     "work_site",
 ]
