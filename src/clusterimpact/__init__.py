@@ -37,8 +37,12 @@ from clusterimpact.estimators.did import did
 from clusterimpact.estimators.event_study import event_study
 from clusterimpact.estimators.synthetic import synthetic_control, synthetic_did
 from clusterimpact.estimators.twfe import twfe
+from clusterimpact.indicators.indices import anderson_index, klk_index
+from clusterimpact.inference.honest import honest, pretrend_power, pretrend_slope
+from clusterimpact.inference.multiplicity import adjust
 from clusterimpact.results import GroupTimeResult, Result
 from clusterimpact.results.matching import MatchResult
+from clusterimpact.results.sensitivity import SensitivityResult
 from clusterimpact.workers.distributional import changes_in_changes, winners_losers
 from clusterimpact.workers.exclusion import lee_bounds
 
@@ -56,10 +60,13 @@ __all__ = [
     "Panel",
     "PanelError",
     "Result",
+    "SensitivityResult",
     "SmallCellWarning",
     "SpecificationError",
     "TimingWarning",
     "__version__",
+    "adjust",
+    "anderson_index",
     "att_gt",
     "att_gt_from_stats",
     "bacon",
@@ -71,10 +78,14 @@ __all__ = [
     "ddd_regression",
     "did",
     "event_study",
+    "honest",
+    "klk_index",
     "lee_bounds",
     "match",
     "matched_did",
     "power",
+    "pretrend_power",
+    "pretrend_slope",
     "rank_comparison_clusters",
     "simulate",
     "synthetic_control",
