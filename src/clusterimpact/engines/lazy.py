@@ -257,8 +257,9 @@ class LazyPanel:
             cohort = col("gmin")
         else:
             d = self._num(self.treatment_column)
-            derive["f1"] = when(d == 1, col("t"), _INF)
-            derive["l0"] = when(d == 0, col("t"), -_INF)
+            t = self._num(self.time)
+            derive["f1"] = when(d == 1, t, _INF)
+            derive["l0"] = when(d == 0, t, -_INF)
             aggs |= {"f1": ("min", "f1"), "l0": ("max", "l0")}
             post["switch"] = _flag(col("l0") > col("f1"))
             cohort = col("f1")

@@ -1,0 +1,62 @@
+"""Shared data for the engine tests: mpdta and a simulated staggered panel, written to files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clusterimpact as ci
+
+KINDS = ("simple", "group", "calendar", "dynamic")
+
+
+def _assert_same(a: ci.GroupTimeResult, b: ci.GroupTimeResult, atol: float = 1e-10) -> None:
+    """Cells, every aggregation (and its overall row) agree to ``atol``."""
+    ta, tb = a.tidy(), b.tidy()
+    pd.testing.assert_frame_equal(ta.drop(columns=ta.select_dtypes("number").columns),
+                                  tb.drop(columns=tb.select_dtypes("number").columns),
+                                  check_dtype=False)
+    num = [c for c in ta.select_dtypes("number").columns if c not in ("cohort", "time")]
+    np.testing.assert_allclose(tb[num].to_numpy(float), ta[num].to_numpy(float), rtol=0, atol=atol)
+    np.testing.assert_array_equal(tb[["cohort", "time"]].to_numpy(), ta[["cohort", "time"]].to_numpy())
+    for kind in KINDS:
+        xa, xb = a.aggregate(kind), b.aggregate(kind)
+        np.testing.assert_allclose(xb.estimate, xa.estimate, rtol=0, atol=atol)
+        np.testing.assert_allclose(xb.std_error, xa.std_error, rtol=0, atol=atol)
+        if xa.overall is not None:
+            np.testing.assert_allclose(xb.overall.estimate, xa.overall.estimate, rtol=0, atol=atol)
+            np.testing.assert_allclose(xb.overall.std_error, xa.overall.std_error, rtol=0, atol=atol)
+
+
+@pytest.fixture(scope="session")
+def mpdta() -> pd.DataFrame:
+    df = ci.datasets.load("mpdta")
+    return df.assign(state=df["countyreal"] // 1000,
+                     w=1.0 + (df["countyreal"] % 7) / 3.0,
+                     size=np.where(df["lpop"] > df["lpop"].median(), "large", "small"))
+
+
+@pytest.fixture(scope="session")
+def staggered() -> pd.DataFrame:
+    data = ci.simulate.scenario("staggered_basic", seed=1).data
+    cats = data.select_dtypes("category").columns
+    return data.assign(**{c: data[c].astype(str) for c in cats})
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory, mpdta, staggered) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("engines")
+    out = {}
+    for name, frame in (("mpdta", mpdta), ("staggered", staggered)):
+        out[f"{name}.parquet"] = str(root / f"{name}.parquet")
+        out[f"{name}.csv"] = str(root / f"{name}.csv")
+        frame.to_parquet(out[f"{name}.parquet"], index=False)
+        frame.to_csv(out[f"{name}.csv"], index=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def assert_same():
+    """The comparison of two att_gt results (cells and the four aggregations)."""
+    return _assert_same

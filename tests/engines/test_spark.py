@@ -1,0 +1,55 @@
+"""Spark local mode gives the row-level ci.att_gt (1e-10); few tests, one Spark session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+import clusterimpact as ci
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (none on PATH or JAVA_HOME)")
+    from pyspark.sql import SparkSession
+
+    try:
+        session = (SparkSession.builder.master("local[2]").appName("clusterimpact-tests")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.driver.memory", "1g").getOrCreate())
+    except Exception as err:  # JVM failed to start
+        pytest.skip(f"Spark could not start: {err}")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def test_spark_equals_rows(spark, mpdta, staggered, assert_same):
+    roles = dict(unit="countyreal", time="year", cohort="first.treat")
+    lp = ci.LazyPanel(spark.createDataFrame(mpdta), **roles)
+    assert lp.engine == "spark"
+    assert_same(ci.att_gt(ci.Panel(mpdta, **roles), "lemp"), lp.att_gt("lemp"))
+    roles = dict(unit="worker_id", time="period", cohort="cohort", cluster="cluster_id")
+    ref = ci.att_gt(ci.Panel(staggered, **roles), "y", by="gender", bootstrap=99, seed=2)
+    got = ci.LazyPanel(spark.createDataFrame(staggered), **roles).att_gt(
+        "y", by="gender", bootstrap=99, seed=2)
+    assert_same(ref, got)
+
+
+def test_spark_validation_matches_panel(spark, mpdta):
+    dup = pd.concat([mpdta, mpdta.iloc[[0, 7, 7]]])
+    roles = dict(unit="countyreal", time="year", cohort="first.treat")
+    with pytest.raises(ci.PanelError) as want:
+        ci.Panel(dup, **roles)
+    with pytest.raises(ci.PanelError) as got:
+        ci.LazyPanel(spark.createDataFrame(dup), **roles)
+    assert str(got.value).splitlines()[0] == str(want.value).splitlines()[0]
