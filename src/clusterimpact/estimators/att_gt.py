@@ -353,7 +353,7 @@ def att_gt(
     period_map = np.cumsum(sample.period_keep) - 1
     cohort = sample.unit_cohort
     keep_u = sample.unit_keep
-    cvals = np.unique(cohort[keep_u & np.isfinite(cohort)])
+    cvals = np.sort(pd.unique(cohort[keep_u & np.isfinite(cohort)]))  # np.unique, by hashing
     n_coh = cvals.size + 1
     unit_cidx = np.searchsorted(cvals, cohort)  # inf -> cvals.size (never)
     eligible = cvals > tvals[0] + cfg.anticipation
@@ -457,17 +457,21 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         junk_cg = np.where(unit_cg >= 0, unit_cg, n_cg)
         layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters)
         n_real = int(layout.cg_start[n_cg])
-        key = layout.unit_block[ucode] * np.int64(n_t) + tcode
+        # (blocks, periods + 1) sums, the last column left for the weights (see panel_cell_factors)
+        key = layout.unit_block[ucode] * np.int64(n_t + 1)
+        key += tcode
         wy = y_rows if not panel.has_weights else y_rows * weights[ucode]
-        ysum = np.bincount(key, weights=wy, minlength=layout.n_blocks * n_t)
-        ysum = ysum.reshape(layout.n_blocks, n_t)[:n_real]
+        table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
+        table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
+        ysum = table[:, :n_t]
         wsum = np.bincount(layout.unit_block, weights=np.where(keep_u, weights, 0.0),
                            minlength=layout.n_blocks)[:n_real]
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
         cg_units = np.bincount(unit_cg[keep_u], minlength=n_cg)
         n_rows = int(np.count_nonzero(np.bincount(lay.block_cluster)))
-        stats = K.panel_cells(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows)
+        stats = K.panel_cell_factors(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows,
+                                     table=table)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
         blocks = (block_row, lay.block_cg, wsum)
     else:

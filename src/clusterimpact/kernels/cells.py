@@ -32,11 +32,13 @@ import numpy as np
 from scipy import sparse
 
 __all__ = [
+    "BlockInfluence",
     "BlockLayout",
     "CellPlan",
     "CellStats",
     "block_layout",
     "cluster_rows",
+    "panel_cell_factors",
     "panel_cells",
     "rc_cells",
     "segment_sums",
@@ -122,6 +124,101 @@ class CellStats(NamedTuple):
     reason: np.ndarray
 
 
+class BlockInfluence:
+    """Block influence functions kept as factors: ``U[lo_j:hi_j] = S[lo_j:hi_j] @ M_j``.
+
+    ``S`` is the C-ordered ``(blocks, periods + 1)`` table whose columns are the
+    block sums of :math:`w Y_t` and, last, of :math:`w`, with blocks sorted by
+    subgroup-cohort code ``j`` (``start`` holds the offsets), and ``M_j`` the
+    ``(periods + 1, cells)`` map of code ``j``. Products, the Gram matrix
+    :math:`U'U` and column zeroing never build the dense ``(blocks, cells)``
+    matrix; :meth:`toarray` does.
+
+    Notes
+    -----
+    The Gram matrix is :math:`\\sum_j N_j'(D_j'D_j)N_j` with :math:`D_j` the
+    block rows in the basis :math:`[Y_0, Y_1 - Y_0, \\ldots, Y_{T-1} - Y_{T-2}, w]`
+    centred at the code's weighted means, and :math:`N_j` the matching
+    re-expression of :math:`M_j` (exact, since :math:`S_j M_j = D_j N_j`), so unit
+    levels and cohort means do not cancel in the sums of squares.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([[1.0, 2.0, 1.0], [3.0, 5.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> m = np.array([[[-1.0], [1.0], [-1.5]], [[1.0], [-1.0], [0.0]]])
+    >>> u = BlockInfluence(s, np.array([0, 2, 3]), m)
+    >>> u.toarray().ravel().tolist(), u.gram().round(12).tolist()
+    ([-0.5, 0.5, -1.0], [[1.5]])
+    """
+
+    def __init__(self, table: np.ndarray, start: np.ndarray, mats: np.ndarray) -> None:
+        self.table = table
+        self.start = start
+        self.mats = mats
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(blocks, cells)`` of the dense matrix."""
+        return self.table.shape[0], self.mats.shape[2]
+
+    def _segments(self):
+        for j in range(self.start.size - 1):
+            lo, hi = int(self.start[j]), int(self.start[j + 1])
+            if hi > lo:
+                yield j, lo, hi
+
+    def toarray(self) -> np.ndarray:
+        """The dense ``(blocks, cells)`` influence matrix."""
+        out = np.empty(self.shape)
+        for j, lo, hi in self._segments():
+            np.matmul(self.table[lo:hi], self.mats[j], out=out[lo:hi])
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        dense = self.toarray()
+        return dense if dtype is None else dense.astype(dtype, copy=False)
+
+    def __matmul__(self, weights: np.ndarray) -> np.ndarray:
+        """``U @ weights`` for a vector or matrix of cell weights, segment by segment."""
+        weights = np.asarray(weights, dtype=float)
+        out = np.zeros((self.shape[0], *weights.shape[1:]))
+        for j, lo, hi in self._segments():
+            out[lo:hi] = self.table[lo:hi] @ (self.mats[j] @ weights)
+        return out
+
+    def with_zero_columns(self, columns: np.ndarray) -> BlockInfluence:
+        """The same factors with the influence of ``columns`` set to zero."""
+        mats = self.mats.copy()
+        mats[:, :, columns] = 0.0
+        return BlockInfluence(self.table, self.start, mats)
+
+    def gram(self) -> np.ndarray:
+        """:math:`U'U` from per-code moment matrices of centred outcome changes."""
+        table, k = self.table, self.shape[1]
+        # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w], differenced on the flat buffer (one
+        # contiguous pass) with the first and last columns restored
+        flat = table.reshape(-1)
+        d = np.empty_like(table)
+        np.subtract(flat[1:], flat[:-1], out=d.reshape(-1)[1:])
+        d[:, 0] = table[:, 0]
+        d[:, -1] = table[:, -1]
+        out = np.zeros((k, k))
+        for j, lo, hi in self._segments():
+            m = self.mats[j]
+            n_mat = np.empty_like(m)  # the same map in the basis of D: reverse cumulative sums
+            n_mat[:-1] = np.cumsum(m[-2::-1], axis=0)[::-1]
+            n_mat[-1] = m[-1]
+            seg = d[lo:hi]
+            sums = np.ones(hi - lo) @ seg
+            if sums[-1] != 0:  # centre at the code's weighted means: D = D_c + w c'
+                centre = sums[:-1] / sums[-1]
+                seg[:, :-1] -= np.multiply.outer(seg[:, -1], centre)
+                n_mat[-1] += centre @ n_mat[:-1]
+            out += n_mat.T @ (seg.T @ seg) @ n_mat
+        return out
+
+
 def _reason_text(codes: np.ndarray) -> np.ndarray:
     return np.array([REASONS[int(c)] for c in codes], dtype=object)
 
@@ -137,6 +234,15 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
     >>> lay.unit_block.tolist(), lay.block_cg.tolist(), lay.cg_start.tolist()
     ([1, 0, 2, 2], [0, 1, 1], [0, 1, 3])
     """
+    if unit_cluster.size > 1 and n_cg < (1 << 15) and (unit_cluster[1:] > unit_cluster[:-1]).all():
+        # one unit per cluster, in cluster order (clusters are units): every unit is a block and
+        # sorting by code is a stable (radix) sort of the small codes
+        order = np.argsort(unit_cg.astype(np.int16), kind="stable")
+        unit_block = np.empty(order.size, dtype=np.int64)
+        unit_block[order] = np.arange(order.size)
+        block_cg = unit_cg.astype(np.int64)[order]
+        cg_start = np.searchsorted(block_cg, np.arange(n_cg + 1))
+        return BlockLayout(unit_block, unit_cluster.astype(np.int64)[order], block_cg, cg_start)
     key = unit_cg.astype(np.int64) * np.int64(n_clusters) + unit_cluster
     size = n_cg * n_clusters
     if size <= max(8 * key.size, 1 << 20):
@@ -175,7 +281,8 @@ def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
 
     Returns ``(rows, row_cluster, block_row)``: one row per cluster present,
     its cluster code, and the row of each block. When every block is its own
-    cluster the rows are the blocks (no copy).
+    cluster the rows are the blocks (no copy; a :class:`BlockInfluence` stays
+    factored).
 
     Examples
     --------
@@ -191,7 +298,7 @@ def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
     row_cluster, block_row = np.unique(block_cluster, return_inverse=True)
     agg = sparse.csr_matrix((np.ones(n_blocks), (block_row, np.arange(n_blocks))),
                             shape=(row_cluster.size, n_blocks))
-    return np.asarray(agg @ influence), row_cluster, block_row
+    return np.asarray(agg @ np.asarray(influence)), row_cluster, block_row
 
 
 def _cell_sets(plan: CellPlan, n_cohorts: int) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +366,32 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
     >>> float(st.att[0]), st.influence.ravel().tolist()
     (1.5, [-0.5, 0.5, 0.25, -0.25])
     """
+    stats = panel_cell_factors(ysum, wsum, layout, plan, n_cohorts, cg_units, scale)
+    return stats._replace(influence=stats.influence.toarray())
+
+
+def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: CellPlan,
+                       n_cohorts: int, cg_units: np.ndarray, scale: float = 1.0, *,
+                       table: np.ndarray | None = None) -> CellStats:
+    """:func:`panel_cells` with the influence functions as a :class:`BlockInfluence`.
+
+    The dense ``(blocks, cells)`` matrix is never formed: variances come from
+    :meth:`BlockInfluence.gram` and aggregations from products with it.
+    ``table`` optionally is a C-ordered ``(blocks, periods + 1)`` buffer whose
+    first columns are ``ysum`` (a view of it); its last column is set to
+    ``wsum`` and it becomes the factor table, saving a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1.0, 3.0], [1.0, 5.0], [0.0, 1.0], [0.0, 2.0]])
+    >>> lay = block_layout(np.arange(4), np.array([0, 0, 1, 1]), 2, 4)
+    >>> plan = CellPlan(np.array([0]), np.array([0]), np.array([1]), np.array([0]),
+    ...                 np.array([[False, True]]), np.array([False]))
+    >>> st = panel_cell_factors(y, np.ones(4), lay, plan, 2, np.array([2, 2]))
+    >>> float(st.att[0]), st.influence.gram().round(12).tolist()
+    (1.5, [[0.625]])
+    """
     k = plan.cohort.size
     ycg = segment_sums(ysum, layout.cg_start)
     wcg = segment_sums(wsum, layout.cg_start)
@@ -278,9 +411,14 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
     ok = reason == OK
     att = np.where(ok, m_t - m_c, np.nan)
     att[plan.reference] = 0.0
+    n_per = ysum.shape[1]
+    if table is None:
+        table = np.empty((ysum.shape[0], n_per + 1))
+        table[:, :n_per] = ysum
+    table[:, n_per] = wsum
     if k == 0:
-        return CellStats(att, np.zeros((ysum.shape[0], 0)), np.zeros(0, np.int64),
-                         np.zeros(0, np.int64), _reason_text(reason))
+        return CellStats(att, BlockInfluence(table, layout.cg_start, np.zeros((n_cg, n_per + 1, 0))),
+                         np.zeros(0, np.int64), np.zeros(0, np.int64), _reason_text(reason))
 
     # per code j, U_block = [ysum_block, w_block] @ M_j with
     # M_j[p, k] = coef_jk (1{p = t_k} - 1{p = b_k}) and M_j[T, k] = -coef_jk * mean_jk
@@ -290,20 +428,12 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
     coef *= scale
     mean = np.where(treated, np.where(ok, m_t, 0.0)[:, None],
                     np.where(ok, m_c, 0.0)[:, None]).T
-    n_per = ysum.shape[1]
     diff = np.zeros((n_per + 1, k))
     diff[plan.time, np.arange(k)] += 1.0
     diff[plan.base, np.arange(k)] -= 1.0
-    stacked = np.empty((ysum.shape[0], n_per + 1))
-    stacked[:, :n_per] = ysum
-    stacked[:, n_per] = wsum
-    infl = np.empty((ysum.shape[0], k))
-    for j in range(n_cg):
-        lo, hi = layout.cg_start[j], layout.cg_start[j + 1]
-        if hi > lo:
-            mat = diff * coef[j]
-            mat[n_per] = -coef[j] * mean[j]
-            np.matmul(stacked[lo:hi], mat, out=infl[lo:hi])
+    mats = diff[None, :, :] * coef[:, None, :]
+    mats[:, n_per] = -coef * mean
+    infl = BlockInfluence(table, layout.cg_start, mats)
     n_treated = treated.astype(np.int64) @ cg_units[:n_cg]
     n_control = control.astype(np.int64) @ cg_units[:n_cg]
     return CellStats(att, infl, n_treated, n_control, _reason_text(reason))

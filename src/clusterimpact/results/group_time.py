@@ -20,6 +20,7 @@ from scipy import stats
 
 from clusterimpact.errors import SpecificationError, suggest
 from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
+from clusterimpact.kernels.cells import BlockInfluence
 from clusterimpact.results.base import Result
 
 __all__ = ["AggregateResult", "AggregationKind", "GroupTimeDesign", "GroupTimeResult"]
@@ -97,8 +98,8 @@ def _labels(design: GroupTimeDesign, groups: np.ndarray) -> pd.DataFrame:
     return design.group_labels.iloc[groups].reset_index(drop=True)
 
 
-def _vcov_and_se(infl: np.ndarray, n_rows: int) -> np.ndarray:
-    vcov = infl.T @ infl
+def _vcov_and_se(infl: np.ndarray | BlockInfluence, n_rows: int) -> np.ndarray:
+    vcov = infl.gram() if isinstance(infl, BlockInfluence) else infl.T @ infl
     vcov /= float(n_rows) ** 2
     bad = ~(np.sqrt(np.clip(np.diag(vcov), 0, None)) > _TINY)
     vcov[bad, :] = np.nan
@@ -114,7 +115,7 @@ def _bootstrap(design: GroupTimeDesign, infl: np.ndarray, vcov: np.ndarray, alph
     ok = np.isfinite(np.diag(vcov))
     if design.bootstrap is None or not ok.any():
         return vcov, crit
-    draws = multiplier_draws(infl[:, ok], design.bootstrap, weights=design.boot_weights,
+    draws = multiplier_draws(np.asarray(infl)[:, ok], design.bootstrap, weights=design.boot_weights,
                              seed=design.boot_seed)
     draws /= design.n_rows
     se_ok, _ = summarize_draws(draws, alpha)
@@ -142,12 +143,16 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
     """Assemble a :class:`GroupTimeResult` from cell statistics (used by ``att_gt``).
 
     ``infl`` has one row per cluster, scaled as :attr:`Result.influence`
-    (the number of rows times the sum-scale influence functions).
+    (the number of rows times the sum-scale influence functions), dense or
+    as a :class:`~clusterimpact.kernels.cells.BlockInfluence` (materialised
+    only if :attr:`GroupTimeResult.influence` is read).
     """
     att = np.asarray(cells.att, dtype=float)
     reason = np.asarray(cells.reason, dtype=object).copy()
     valid = np.isfinite(att)
-    if not valid.all():
+    if not valid.all() and isinstance(infl, BlockInfluence):
+        infl = infl.with_zero_columns(~valid)
+    elif not valid.all():
         infl[:, ~valid] = 0.0
     vcov = _vcov_and_se(infl, design.n_rows)
     zero = valid & ~np.isfinite(np.diag(vcov)) & (reason == "")
@@ -210,6 +215,37 @@ class GroupTimeResult(Result):
     """
 
     design: GroupTimeDesign | None = None
+
+    @property
+    def influence(self) -> np.ndarray | None:
+        """Influence functions of the cells, one row per cluster (see :class:`Result`).
+
+        Without covariates they are kept factored (per-cohort outcome sums
+        and small coefficient matrices) and only built here, on first access;
+        variances, aggregations and the bootstrap do not need the dense matrix.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> ci.att_gt(p, "lemp").influence.shape
+        (500, 12)
+        """
+        value = self.__dict__.get("_influence")
+        if isinstance(value, BlockInfluence):
+            value = value.toarray()
+            self.__dict__["_influence"] = value
+        return value
+
+    @influence.setter
+    def influence(self, value: np.ndarray | BlockInfluence | None) -> None:
+        # the frozen dataclass __init__ sets fields through object.__setattr__
+        self.__dict__["_influence"] = value
+
+    def _influence_operator(self) -> np.ndarray | BlockInfluence | None:
+        """The influence functions as stored: dense, or factored (supports ``@``)."""
+        return self.__dict__.get("_influence")
 
     # --------------------------------------------------------------- pretest
     def pretest(self) -> pd.DataFrame:
@@ -349,7 +385,7 @@ class GroupTimeResult(Result):
 def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                balance_e: float | None) -> AggregateResult:
     d = res.design
-    infl = res.influence  # n_rows times the sum scale
+    infl = res._influence_operator()  # n_rows times the sum scale; dense or factored
     n_rows = d.n_rows
     att = res.estimate
     e_cell = d.time_value - d.cohort_value
