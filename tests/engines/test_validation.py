@@ -75,7 +75,7 @@ def test_same_errors_as_panel(mpdta, engine):
 
         def lazy(data=data, roles=roles, fit=fit):
             src = duckdb.from_df(data) if engine == "duckdb" else data
-            lp = ci.LazyPanel(src, **roles)
+            lp = ci.LazyPanel(src, **roles, engine="narwhals")
             lp.att_gt(fit["y"], by=fit.get("by")) if fit else None
 
         want = _first_line(eager)

@@ -57,6 +57,10 @@ class LazyPanel:
         As in :class:`~clusterimpact.Panel`. ``unit`` is required (repeated
         cross-sections are not supported lazily) and ``time`` must be numeric
         (code months as e.g. ``12 * year + month``).
+    engine
+        For an in-memory pandas/polars frame: ``"auto"`` (DuckDB scans a
+        pandas frame in place when duckdb is installed, else pandas/polars
+        through narwhals), ``"narwhals"`` or ``"duckdb"``.
     duckdb_config
         DuckDB settings for file sources, e.g. ``{"memory_limit": "4GB",
         "threads": 8, "temp_directory": "/scratch"}``.
@@ -98,8 +102,9 @@ class LazyPanel:
 
     def __init__(self, source: Any, *, unit: str, time: str, cohort: str | None = None,
                  treatment: str | None = None, cluster: str | None = None,
-                 weights: str | None = None, duckdb_config: dict[str, Any] | None = None) -> None:
-        self.source: Source = open_source(source, duckdb_config=duckdb_config)
+                 weights: str | None = None, engine: str = "auto",
+                 duckdb_config: dict[str, Any] | None = None) -> None:
+        self.source: Source = open_source(source, engine=engine, duckdb_config=duckdb_config)
         self.unit, self.time = unit, time
         self.cohort_column, self.treatment_column = cohort, treatment
         self.cluster = cluster if cluster is not None else unit
@@ -117,7 +122,7 @@ class LazyPanel:
         --------
         >>> import clusterimpact as ci
         >>> ci.LazyPanel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
-        ...              cohort="first.treat").engine
+        ...              cohort="first.treat", engine="narwhals").engine
         'narwhals'
         """
         return self.source.engine

@@ -11,6 +11,7 @@ duckdb and pyspark are optional (``pip install clusterimpact[big]`` /
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,6 @@ _SQL_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT
 
 
 def _require(module: str, extra: str) -> Any:
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as err:
@@ -63,7 +62,7 @@ class Source:
         Examples
         --------
         >>> import pandas as pd
-        >>> open_source(pd.DataFrame({"a": [1.5]})).dtype("a")
+        >>> open_source(pd.DataFrame({"a": [1.5]}), engine="narwhals").dtype("a")
         'Float64'
         """
         return self._types[name]
@@ -188,7 +187,8 @@ def _is_spark(data: Any) -> bool:
                for k in type(data).__mro__)
 
 
-def open_source(data: Any, *, duckdb_config: dict[str, Any] | None = None) -> Source:
+def open_source(data: Any, *, engine: str = "auto",
+                duckdb_config: dict[str, Any] | None = None) -> Source:
     """Wrap data in the :class:`Source` that aggregates it where it lives.
 
     Parameters
@@ -197,6 +197,11 @@ def open_source(data: Any, *, duckdb_config: dict[str, Any] | None = None) -> So
         A pandas/polars DataFrame or LazyFrame (narwhals); a path or glob of
         Parquet/CSV files, or a directory of Parquet files (DuckDB); a DuckDB
         relation; or a PySpark DataFrame.
+    engine
+        For in-memory pandas/polars frames: ``"narwhals"`` (pandas or polars
+        run the queries), ``"duckdb"`` (DuckDB scans the frame in place,
+        multi-threaded) or ``"auto"`` (DuckDB for pandas frames when it is
+        installed, else narwhals). Files always use DuckDB, Spark frames Spark.
     duckdb_config
         DuckDB settings for file sources, e.g. ``{"memory_limit": "2GB",
         "threads": 4, "temp_directory": "/scratch"}``.
@@ -207,6 +212,8 @@ def open_source(data: Any, *, duckdb_config: dict[str, Any] | None = None) -> So
     >>> open_source(pl.DataFrame({"a": [1]}).lazy()).engine
     'narwhals'
     """
+    if engine not in ("auto", "narwhals", "duckdb"):
+        raise ValueError(f"engine={engine!r} is not allowed; use 'auto', 'narwhals' or 'duckdb'.")
     if isinstance(data, str | os.PathLike):
         return DuckDBSource(data, duckdb_config)
     module = type(data).__module__
@@ -214,4 +221,15 @@ def open_source(data: Any, *, duckdb_config: dict[str, Any] | None = None) -> So
         return DuckDBSource(data)
     if _is_spark(data):
         return SparkSource(data)
+    if isinstance(data, pd.DataFrame) and (
+            engine == "duckdb" or (engine == "auto" and importlib.util.find_spec("duckdb") is not None)):
+        duckdb = _require("duckdb", "big")
+        con = duckdb.connect(config=dict(duckdb_config or {}))
+        return DuckDBSource(con.from_df(data))
+    if engine == "duckdb":
+        duckdb = _require("duckdb", "big")
+        con = duckdb.connect(config=dict(duckdb_config or {}))
+        frame = NarwhalsSource(data).frame
+        native = frame.collect() if hasattr(frame, "collect") else frame
+        return DuckDBSource(con.from_arrow(native.to_arrow()))
     return NarwhalsSource(data)
