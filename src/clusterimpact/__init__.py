@@ -9,7 +9,7 @@ Examples
 500
 """
 
-from clusterimpact import datasets, simulate, workers
+from clusterimpact import datasets, indicators, simulate, workers
 from clusterimpact._version import __version__
 from clusterimpact.design import power
 from clusterimpact.design.balance import balance
@@ -79,6 +79,7 @@ __all__ = [
     "did",
     "event_study",
     "honest",
+    "indicators",
     "klk_index",
     "lee_bounds",
     "match",
