@@ -329,6 +329,14 @@ def fit_ipt(
                 step = _solve_spd(hess, grad, "tilting Hessian")
             except EstimationError:
                 break
+            if float(grad @ step) <= 1e-14 * (1.0 + abs(val)):
+                # The Newton decrement is below what the loss can resolve in floating point, so a
+                # line search would stall on rounding (and could do so in one row order and not
+                # another): take the full Newton step, which is quadratically convergent here.
+                coef = coef - step
+                eta = x @ coef
+                converged = True
+                break
             t = 1.0
             new = coef - step
             new_val, new_eta = loss(new)
