@@ -122,3 +122,33 @@ def test_conley_taber_one_treated_cluster():
     est = res.estimate[0]
     assert abs(out["ct_conf_low"] - (est - np.quantile(gamma, 0.975))) < 1e-12
     assert out["ct_p_value"] == np.mean(np.abs(gamma) >= abs(est) - 1e-12)
+
+
+def test_att_gt_aggregation_randomization_equals_brute_force_enumeration():
+    """Exact RI for the simple aggregation of att_gt = enumerate every cluster assignment by hand."""
+    import itertools
+    import warnings
+
+    rng = np.random.default_rng(3)
+    n_cl, per_cl, periods = 6, 3, 4
+    unit = np.repeat(np.arange(n_cl * per_cl), periods)
+    cluster = unit // per_cl
+    t = np.tile(np.arange(1, periods + 1), n_cl * per_cl)
+    cl_cohort = np.array([3, 3, 0, 0, 0, 4])
+    df = pd.DataFrame({"u": unit, "cl": cluster, "t": t, "g": cl_cohort[cluster],
+                       "y": rng.normal(size=unit.size) + 0.5 * (t >= 3) * (cluster < 2)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = ci.Panel(df, unit="u", time="t", cohort="g", cluster="cl")
+        agg = ci.att_gt(p, "y").aggregate("simple")
+        ri = agg.randomization(reps=10_000, seed=1, conf_int=False)
+        observed = agg.estimate[0]
+        draws = []
+        for perm in set(itertools.permutations(cl_cohort.tolist())):
+            alt = df.assign(g=np.asarray(perm)[df["cl"]])
+            pa = ci.Panel(alt, unit="u", time="t", cohort="g", cluster="cl")
+            draws.append(ci.att_gt(pa, "y").aggregate("simple").estimate[0])
+    draws = np.asarray(draws)
+    assert bool(ri.tidy()["exact"][0]) and int(ri.tidy()["reps"][0]) == draws.size == 60
+    expected = np.mean(np.abs(draws) >= np.abs(observed) - 1e-12)
+    assert ri.tidy()["p_value"][0] == pytest.approx(expected, abs=1e-12)

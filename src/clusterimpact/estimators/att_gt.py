@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, get_args
 
 import numpy as np
@@ -20,10 +21,12 @@ from clusterimpact.design.panel import Panel
 from clusterimpact.errors import (
     DroppedRowsWarning,
     EstimationWarning,
+    FewClustersWarning,
     SpecificationError,
     suggest,
 )
 from clusterimpact.inference.multiplier import MultiplierWeights
+from clusterimpact.inference.randomization import RefitSpec
 from clusterimpact.kernels import cells as K
 from clusterimpact.results.group_time import GroupTimeDesign, GroupTimeResult, build_result
 
@@ -414,8 +417,23 @@ def att_gt(
                       if cfg.bootstrap else "analytic (influence function)")
         + f", clustered by {panel.cluster or 'unit'}",
         "by": list(cfg.by), "panel": panel.is_panel,
+        # how to re-estimate on re-assigned roll-out dates (randomization inference)
+        "refit": RefitSpec(panel, partial(
+            att_gt, covariates=covariates, control=control, method=method,
+            anticipation=anticipation, base_period=base_period, alpha=alpha, by=by), cfg.y),
     }
+    _warn_few_clusters(int(row_cluster.size), panel)
     return build_result(design, stats, rows_u, cfg.alpha, info, seed)
+
+
+def _warn_few_clusters(n_clusters: int, panel: Panel) -> None:
+    """Analytic influence-function SEs need many clusters (like CR1); say so when there are few."""
+    if n_clusters < 30:
+        warnings.warn(
+            f"Only {n_clusters} clusters ({panel.cluster or 'unit'}): analytic standard errors "
+            "clustered on so few clusters tend to be too small. Check the aggregated effects "
+            "with res.aggregate(...).wild_bootstrap() or .randomization().",
+            FewClustersWarning, stacklevel=3)
 
 
 def _unit_groups(panel: Panel, by: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:

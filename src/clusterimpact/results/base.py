@@ -273,6 +273,29 @@ class Result:
 
         return score_wild_bootstrap(self, **options)
 
+    def randomization(self, **options: Any) -> Result:
+        """Randomization inference: re-assign roll-out dates across clusters and re-estimate.
+
+        Needs ``info["refit"]`` (estimators that support it store it: ``att_gt``
+        and its aggregations, ``twfe``); options as in
+        :func:`clusterimpact.inference.randomization.randomization` (``reps``,
+        ``seed``, ``strata``, ``statistic`` ...).
+
+        Examples
+        --------
+        >>> import warnings, clusterimpact as ci
+        >>> df = ci.datasets.load("mpdta").assign(state=lambda d: d["countyreal"] // 1000)
+        >>> p = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat", cluster="state")
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     ri = ci.att_gt(p, "lemp").aggregate("simple").randomization(reps=49, seed=1)
+        >>> 0 < float(ri.tidy()["p_value"][0]) <= 1
+        True
+        """
+        from clusterimpact.inference.randomization import randomization
+
+        return randomization(self, **options)
+
     def honest(self, **options: Any) -> Result:
         """HonestDiD sensitivity of an event study to violations of parallel trends.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -490,6 +491,11 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
         keys[key_name] = d.time_labels(np.array(el_key, dtype=float))
     info = {**res.info, "estimator": f"Callaway-Sant'Anna {kind} aggregation",
             "aggregation": kind, "notes": notes}
+    refit = res.info.get("refit")
+    if refit is not None:  # re-estimation returns this same aggregation
+        info["refit"] = replace(refit, fit=partial(
+            _refit_aggregate, fit=refit.fit, kind=kind, min_e=min_e, max_e=max_e,
+            balance_e=balance_e))
     sets = [np.flatnonzero(groups == s) for s in np.unique(groups)]
     main = _finish(d, keys, np.array(el_est), np.column_stack(el_u), res.alpha, info, sets)
     overall = None
@@ -499,6 +505,12 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                           {**info, "estimator": f"Callaway-Sant'Anna {kind} aggregation (overall)"},
                           None, bands=False)
     return replace(main, overall=overall)
+
+
+def _refit_aggregate(panel: Any, outcome: str, *, fit: Any, kind: str, min_e: float,
+                     max_e: float, balance_e: float | None) -> AggregateResult:
+    """Re-estimate group-time effects and aggregate them the same way (randomization inference)."""
+    return fit(panel, outcome).aggregate(kind, min_e=min_e, max_e=max_e, balance_e=balance_e)
 
 
 def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, infl: np.ndarray,
