@@ -26,9 +26,10 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, stats
 
+from clusterimpact.design.power_sim import PowerSimulation, simulate
 from clusterimpact.errors import SpecificationError
 
-__all__ = ["clusters_needed", "did_variance", "mde", "power"]
+__all__ = ["PowerSimulation", "clusters_needed", "did_variance", "mde", "power", "simulate"]
 
 
 
