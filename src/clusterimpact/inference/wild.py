@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from clusterimpact.errors import FewClustersWarning, SpecificationError, suggest
+from clusterimpact.errors import EstimationWarning, FewClustersWarning, SpecificationError, suggest
 from clusterimpact.kernels.demean import demean
 
 __all__ = ["WildTest", "WildWeights", "score_wild_bootstrap", "wild_bootstrap", "wild_test",
@@ -325,10 +325,14 @@ class _Inverter:
             return (p[0] + d * p[1]) / np.sqrt(core.kappa * np.maximum(p[2] + 2 * d * p[3] + d * d * p[4], 0))
 
     def statistic(self, r: float) -> float:
-        return (self.core.estimate - r) / self.core.se
+        se = self.core.se
+        if not (np.isfinite(se) and se > 0):  # no sampling variation: the t statistic is undefined
+            return np.nan
+        return (self.core.estimate - r) / se
 
     def p(self, r: float) -> float:
-        return _pvalue(self.statistic(r), self.t_boot(r), self.kind)
+        t = self.statistic(r)
+        return np.nan if np.isnan(t) else _pvalue(t, self.t_boot(r), self.kind)
 
     def bound(self, alpha: float, side: int, start: float) -> float:
         est, se = self.core.estimate, self.core.se
@@ -434,6 +438,11 @@ def _finish(core: _Core, pieces: np.ndarray, null: float, alpha: float, p_value:
     from scipy import stats
 
     start = float(stats.t.ppf(1 - alpha / 2, max(core.g - 1, 1)))
+    if not (np.isfinite(core.se) and core.se > 0):
+        note = ("The estimate has no sampling variation (standard error zero, e.g. an outcome that "
+                "does not vary): the bootstrap statistic, p-value and interval are undefined (NaN).")
+        warnings.warn(note, EstimationWarning, stacklevel=4)
+        notes = (*notes, note)
     return WildTest(
         estimate=core.estimate, null=float(null), statistic=inv.statistic(null), p_value=inv.p(null),
         conf_low=inv.bound(alpha, -1, start), conf_high=inv.bound(alpha, 1, start),

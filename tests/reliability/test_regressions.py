@@ -1,0 +1,30 @@
+"""Regression tests for bugs found by the reliability suite (one test per fix)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import clusterimpact as ci
+
+from .conftest import staggered_frame
+
+
+def panel(df, **kw):
+    return ci.Panel(df, unit="id", time="t", cohort="g", **kw)
+
+
+def test_wild_bootstrap_zero_se_is_nan_with_warning_not_zerodivision():
+    # a constant outcome: estimate 0 with standard error 0 used to raise ZeroDivisionError
+    df = staggered_frame().assign(y=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        twfe = ci.twfe(panel(df), "y")
+        agg = ci.att_gt(panel(df), "y").aggregate("simple")
+        for res in (twfe, agg):
+            with pytest.warns(ci.EstimationWarning, match="no sampling variation"):
+                out = res.wild_bootstrap(reps=99, seed=1).tidy()
+            assert out["estimate"].iloc[0] == 0.0
+            assert np.isnan(out["p_value"].iloc[0])  # not 0: an undefined test must not "reject"
