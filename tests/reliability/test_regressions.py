@@ -28,3 +28,22 @@ def test_wild_bootstrap_zero_se_is_nan_with_warning_not_zerodivision():
                 out = res.wild_bootstrap(reps=99, seed=1).tidy()
             assert out["estimate"].iloc[0] == 0.0
             assert np.isnan(out["p_value"].iloc[0])  # not 0: an undefined test must not "reject"
+
+
+def test_ddd_inestimable_cell_warns_with_a_clusterimpact_class():
+    # every unit eventually treated and never_treated comparisons: each DDD cell is empty
+    df = staggered_frame()
+    df["g"] = np.where(df["g"] == 0, 2004, df["g"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ci.ddd(panel(df), "y", subgroup="sex", target="f")
+    cells = [w for w in caught if "DDD cell" in str(w.message)]
+    assert cells and all(issubclass(w.category, ci.EstimationWarning) for w in cells)
+
+
+def test_aggregate_calendar_ignored_options_warn_with_a_clusterimpact_class():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        res = ci.att_gt(panel(staggered_frame()), "y")
+    with pytest.warns(ci.ClusterImpactWarning, match="ignored for kind='calendar'"):
+        res.aggregate("calendar", min_e=0)

@@ -27,7 +27,13 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import DroppedRowsWarning, EstimationError, SpecificationError, suggest
+from clusterimpact.errors import (
+    DroppedRowsWarning,
+    EstimationError,
+    EstimationWarning,
+    SpecificationError,
+    suggest,
+)
 from clusterimpact.kernels import drdid as kernels
 from clusterimpact.results.base import Result
 
@@ -301,7 +307,7 @@ def ddd(
                     psi[rows] += sign * res.influence * (n / rows.size)
             except EstimationError as err:
                 warnings.warn(f"DDD cell (cohort {g:g}, time {tv[ti]:g}) not estimable: {err}",
-                              UserWarning, stacklevel=2)
+                              EstimationWarning, stacklevel=2)
                 att, psi = np.nan, np.zeros(n)
             rows_g.append(g), rows_t.append(tv[ti]), est.append(att), cols.append(psi)
     if not est:

@@ -17,7 +17,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import DroppedRowsWarning, EstimationError, SpecificationError, suggest
+from clusterimpact.errors import (
+    DroppedRowsWarning,
+    EstimationError,
+    EstimationWarning,
+    SpecificationError,
+    suggest,
+)
 from clusterimpact.inference.randomization import RefitSpec
 from clusterimpact.inference.vcov import VcovData
 from clusterimpact.kernels.demean import demean
@@ -179,7 +185,7 @@ def twfe(
     absorbed = demean(np.column_stack([ys, x]), fe_codes, wk, tol=tol)
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
-                      RuntimeWarning, stacklevel=2)
+                      EstimationWarning, stacklevel=2)
     yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
     s = np.ones(n) if wk is None else np.sqrt(wk)
     xs = xd * s[:, None]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clusterimpact.errors import SpecificationError, suggest
+from clusterimpact.errors import ClusterImpactWarning, SpecificationError, suggest
 from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
 from clusterimpact.kernels.cells import BlockInfluence
 from clusterimpact.results.base import Result
@@ -376,7 +376,7 @@ class GroupTimeResult(Result):
                                      f"{', '.join(map(repr, kinds))}.{suggest(str(kind), kinds)}")
         if kind == "calendar" and any(v is not None for v in (min_e, max_e, balance_e)):
             warnings.warn("min_e, max_e and balance_e are ignored for kind='calendar' (as in R "
-                          "did).", UserWarning, stacklevel=2)
+                          "did).", ClusterImpactWarning, stacklevel=2)
         if kind != "dynamic" and balance_e is not None and kind != "calendar":
             raise SpecificationError("balance_e applies to kind='dynamic' only.")
         return _aggregate(self, kind, -np.inf if min_e is None else float(min_e),

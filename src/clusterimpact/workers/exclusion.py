@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from clusterimpact.errors import SpecificationError, suggest
+from clusterimpact.errors import EstimationWarning, SpecificationError, suggest
 from clusterimpact.results.base import Result
 from clusterimpact.workers.joint import SubgroupEffects, subgroup_effects
 
@@ -390,7 +390,7 @@ def reweight_to_baseline(panel, y: str, *, by: str | Sequence[str], **kw: Any) -
     w = np.array([share.get(tuple(r) if len(names) > 1 else r[0], 0.0)
                   for r in keys.itertuples(index=False)])
     if not np.isclose(w.sum(), 1.0):
-        warnings.warn("Some baseline subgroups have no estimate; weights renormalised.", UserWarning,
+        warnings.warn("Some baseline subgroups have no estimate; weights renormalised.", EstimationWarning,
                       stacklevel=2)
         w = w / w.sum()
     theta = float(w @ res.estimate)

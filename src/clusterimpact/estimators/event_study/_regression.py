@@ -31,7 +31,7 @@ def _ols_fe(s: Sample, x: np.ndarray, vcov: str, tol: float, names: list[str]
     absorbed = demean(np.column_stack([s.y, x]), s.fe, s.w, tol=tol)
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
-                      RuntimeWarning, stacklevel=4)
+                      EstimationWarning, stacklevel=4)
     yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
     root = np.ones(s.n) if s.w is None else np.sqrt(s.w)
     xs = xd * root[:, None]
