@@ -47,3 +47,12 @@ def test_aggregate_calendar_ignored_options_warn_with_a_clusterimpact_class():
         res = ci.att_gt(panel(staggered_frame()), "y")
     with pytest.warns(ci.ClusterImpactWarning, match="ignored for kind='calendar'"):
         res.aggregate("calendar", min_e=0)
+
+
+def test_panel_rejects_duplicated_column_names():
+    # pandas allows two columns named 'x'; frame['x'] is then a DataFrame and estimators crashed
+    df = staggered_frame()
+    df = df.join(df[["x"]], rsuffix="_copy").rename(columns={"x_copy": "x"})
+    with pytest.raises(ci.PanelError, match=r"Duplicated column name\(s\) in the data: 'x'"):
+        panel(df)
+

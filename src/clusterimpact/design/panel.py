@@ -143,6 +143,14 @@ class Panel(_codes.RowArrays):
             "cluster": self.cluster,
             "weights": self.weights_column,
         }
+        duplicated = frame.columns[frame.columns.duplicated()].unique()
+        if len(duplicated):
+            raise PanelError(
+                f"Duplicated column name(s) in the data: {', '.join(map(repr, duplicated[:5]))}"
+                + (" ..." if len(duplicated) > 5 else "")
+                + ". A column name must identify one column; rename or drop the duplicates, e.g. "
+                "df.loc[:, ~df.columns.duplicated()]."
+            )
         missing = [(role, col) for role, col in roles.items() if col is not None and col not in frame]
         if missing:
             parts = [f"{role}={col!r}{suggest(col, frame.columns)}" for role, col in missing]
