@@ -56,3 +56,10 @@ def test_panel_rejects_duplicated_column_names():
     with pytest.raises(ci.PanelError, match=r"Duplicated column name\(s\) in the data: 'x'"):
         panel(df)
 
+
+def test_att_gt_collinear_covariates_reason_names_the_cause():
+    df = staggered_frame().assign(x2=lambda d: 2 * d["x"])
+    with pytest.warns(ci.EstimationWarning, match="could not be estimated"):
+        res = ci.att_gt(panel(df), "y", covariates=["x", "x2"])
+    reasons = set(res.tidy()["reason"])
+    assert len(reasons) == 1 and "collinear or constant" in reasons.pop()

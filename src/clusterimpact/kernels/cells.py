@@ -531,7 +531,9 @@ def _guard(x: np.ndarray, d: np.ndarray, method: str) -> str:
     if method in ("dr", "ipw"):
         try:
             fitted = fit_logit(x, d, np.ones(d.size)).fitted
-        except (EstimationError, np.linalg.LinAlgError):
+        except EstimationError as err:  # e.g. collinear or constant covariates: say so
+            return f"propensity score not estimable: {str(err).splitlines()[0]}"
+        except np.linalg.LinAlgError:
             return "overlap violated (propensity score not estimable)"
         if fitted.max() >= 0.999:
             return "overlap violated (propensity score >= 0.999)"
