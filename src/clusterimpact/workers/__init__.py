@@ -26,6 +26,13 @@ from clusterimpact.workers.categories import (
     skill_level,
     work_site,
 )
+from clusterimpact.workers.displacement import (
+    exposure_did,
+    exposure_twfe,
+    outsourcing_effects,
+    supplier_exposure,
+    tier_effects,
+)
 from clusterimpact.workers.distributional import (
     WinnersLosers,
     changes_in_changes,
@@ -56,6 +63,8 @@ __all__ = [
     "contract",
     "education_level",
     "employment_effects",
+    "exposure_did",
+    "exposure_twfe",
     "gender",
     "imbens_manski",
     "intersect",
@@ -63,11 +72,14 @@ __all__ = [
     "life_cycle",
     "migrant",
     "occupation_isco",
+    "outsourcing_effects",
     "quantile_did",
     "retention_did",
     "reweight_to_baseline",
     "skill_level",
     "subgroup_effects",
+    "supplier_exposure",
+    "tier_effects",
     "wald_did",
     "winners_losers",
     "work_site",
