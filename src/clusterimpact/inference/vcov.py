@@ -72,10 +72,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from clusterimpact.errors import FewClustersWarning, SpecificationError, suggest
-from clusterimpact.kernels.demean import demean, fe_redundancies, is_nested
+from clusterimpact.kernels.demean import _dense_codes, demean, fe_redundancies, is_nested
 
 __all__ = ["CR1", "CR2", "CR3", "HC1", "VCOV_ESTIMATORS", "VcovData", "VcovEstimate",
-           "compute_vcov"]
+           "compute_vcov", "warn_few_clusters"]
 
 _EIG_TOL = 1e-12
 _MAX_EXTRA_COLUMNS = 5_000
@@ -145,8 +145,9 @@ class VcovEstimate:
 
 
 def _codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
-    _, c = np.unique(np.asarray(cluster), return_inverse=True)
-    c = c.ravel().astype(np.intp)
+    cl = np.asarray(cluster).ravel()
+    c = _dense_codes(cl) if cl.dtype.kind in "iu" else np.unique(cl, return_inverse=True)[1].ravel()
+    c = c.astype(np.intp, copy=False)
     return c, int(c.max()) + 1
 
 
@@ -154,6 +155,15 @@ def _cluster_scores(xs: np.ndarray, es: np.ndarray, codes: np.ndarray, g: int) -
     """Per-cluster score sums :math:`\\sum_{i \\in g} x_i e_i`, shape ``(G, k)``."""
     return np.column_stack([np.bincount(codes, weights=xs[:, j] * es, minlength=g)
                             for j in range(xs.shape[1])])
+
+
+def warn_few_clusters(g: int, stacklevel: int = 2) -> None:
+    """Issue CR1's :class:`~clusterimpact.errors.FewClustersWarning` when ``g < 30``."""
+    if g < 30:
+        warnings.warn(
+            f"CR1 with only {g} clusters: cluster-robust t tests over-reject with "
+            "fewer than about 30 clusters. Use vcov='CR2' (Satterthwaite df) or "
+            "res.wild_bootstrap().", FewClustersWarning, stacklevel=stacklevel + 1)
 
 
 class VcovEstimator:
@@ -292,11 +302,7 @@ class CR1(VcovEstimator):
             signs = [1.0]
         g_list = [g for _, g in dims]
         g_min = min(g_list[:2]) if cl.shape[1] == 2 else g_list[0]
-        if g_min < 30:
-            warnings.warn(
-                f"CR1 with only {g_min} clusters: cluster-robust t tests over-reject with "
-                "fewer than about 30 clusters. Use vcov='CR2' (Satterthwaite df) or "
-                "res.wild_bootstrap().", FewClustersWarning, stacklevel=3)
+        warn_few_clusters(g_min, stacklevel=3)
         if fixef_k == "none":
             big_k = d.k
         else:

@@ -26,7 +26,8 @@ class Sample:
 
     ``event`` is NaN for units never treated within the data; ``cohort`` is
     ``inf`` for them. ``fe`` holds the codes of the absorbed fixed effects
-    (first: the unit-like set nested in the clusters; second: the period-like set).
+    (first: the unit-like set nested in the clusters; second: the period-like set)
+    and ``fe_names`` their names (``("unit", "time")`` by default).
     """
 
     y: np.ndarray
@@ -40,6 +41,7 @@ class Sample:
     treated: np.ndarray
     unit: np.ndarray
     time: np.ndarray
+    fe_names: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -55,7 +57,7 @@ class Sample:
         return Sample(self.y[mask], self.cov[mask], None if self.w is None else self.w[mask],
                       [f[mask] for f in self.fe], self.cluster[mask], self.n_clusters,
                       self.event[mask], self.cohort[mask], self.treated[mask], self.unit[mask],
-                      self.time[mask])
+                      self.time[mask], self.fe_names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,6 +190,7 @@ def prepare(panel: Any, y: str, covariates: Sequence[str], fe: Sequence[str] | N
         treated=np.asarray(panel.treated)[keep],
         unit=np.asarray(panel.unit_code)[keep],
         time=np.asarray(panel.time_value, dtype=float)[keep],
+        fe_names=tuple(fe_names),
     )
     return sample, keep, {"n_dropped_missing": n_missing, "n_dropped_always_treated": n_always,
                           "fixed_effects": fe_names}

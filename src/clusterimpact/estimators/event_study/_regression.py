@@ -14,6 +14,7 @@ import pandas as pd
 
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimators.event_study._common import MethodFit, Sample, independent_columns
+from clusterimpact.estimators.event_study._saturated import saturated_cells
 from clusterimpact.inference.vcov import VcovData, compute_vcov
 from clusterimpact.kernels.demean import demean
 
@@ -86,23 +87,9 @@ def fit_dynamic_twfe(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> Meth
                      {"covariates": coef[~ev]})
 
 
-def fit_sun_abraham(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> MethodFit:
-    """Sun & Abraham (2021): cohort x relative-time indicators, aggregated by cohort shares.
-
-    The control cohort is the never treated if any, otherwise the last
-    treated cohort (with the periods from its treatment on dropped).
-    """
-    never = ~np.isfinite(s.cohort)
-    note = None
-    if never.any():
-        control_cohort = np.inf
-    else:
-        control_cohort = float(np.max(s.cohort))
-        keep_rows = s.time < control_cohort
-        note = (f"No never-treated units: the last treated cohort ({control_cohort:g}) is the control "
-                f"and the {int((~keep_rows).sum())} row(s) from its first treated period on are dropped.")
-        s = s.subset(keep_rows)
-        bins = bins[keep_rows]
+def _sun_abraham_regression(s: Sample, bins: np.ndarray, vcov: str, tol: float,
+                            control_cohort: float) -> tuple:
+    """The saturated cohort x relative-time regression with the fixed effects absorbed."""
     is_control = s.cohort == control_cohort
     cell_rows = np.isfinite(bins) & ~is_control
     if not cell_rows.any():
@@ -119,9 +106,40 @@ def fit_sun_abraham(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> Metho
     keep, coef, cov, scores, dof, _ = _ols_fe(s, x, vcov, tol, names)
     ev = keep < n_cells
     kept_cells = keep[ev]
-    delta, v_delta, s_delta = coef[ev], cov[np.ix_(ev, ev)], scores[:, ev]
     w = s.weights()
     mass_cell = np.bincount(codes[codes >= 0], weights=w[codes >= 0], minlength=n_cells)[kept_cells]
+    return cells, kept_cells, coef[ev], cov[np.ix_(ev, ev)], scores[:, ev], mass_cell, dof
+
+
+def fit_sun_abraham(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> MethodFit:
+    """Sun & Abraham (2021): cohort x relative-time indicators, aggregated by cohort shares.
+
+    The control cohort is the never treated if any, otherwise the last
+    treated cohort (with the periods from its treatment on dropped). On a
+    balanced panel with never-treated units, no covariates or weights and
+    CR1, the regression is computed in closed form from cell sums
+    (:func:`~clusterimpact.estimators.event_study._saturated.saturated_cells`;
+    same coefficients and covariance); otherwise by absorbing the fixed
+    effects from the dummy columns.
+    """
+    never = ~np.isfinite(s.cohort)
+    note = None
+    if never.any():
+        control_cohort = np.inf
+    else:
+        control_cohort = float(np.max(s.cohort))
+        keep_rows = s.time < control_cohort
+        note = (f"No never-treated units: the last treated cohort ({control_cohort:g}) is the control "
+                f"and the {int((~keep_rows).sum())} row(s) from its first treated period on are dropped.")
+        s = s.subset(keep_rows)
+        bins = bins[keep_rows]
+    fast = saturated_cells(s, bins, vcov) if note is None else None
+    if fast is not None:
+        cells, delta, v_delta, s_delta, mass_cell, dof = fast
+        kept_cells = np.arange(len(cells))
+    else:
+        cells, kept_cells, delta, v_delta, s_delta, mass_cell, dof = _sun_abraham_regression(
+            s, bins, vcov, tol, control_cohort)
     cell_event = cells["event_time"].to_numpy()[kept_cells]
     labels = np.unique(cell_event)
     agg = np.zeros((labels.size, kept_cells.size))
