@@ -63,3 +63,13 @@ def test_att_gt_collinear_covariates_reason_names_the_cause():
         res = ci.att_gt(panel(df), "y", covariates=["x", "x2"])
     reasons = set(res.tidy()["reason"])
     assert len(reasons) == 1 and "collinear or constant" in reasons.pop()
+
+
+def test_twfe_collinear_covariates_error_names_the_covariate():
+    df = staggered_frame().assign(x2=lambda d: 2 * d["x"], z=lambda d: d["id"] * 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        with pytest.raises(ci.EstimationError, match=r"Regressor\(s\) 'x2' are collinear"):
+            ci.twfe(panel(df), "y", covariates=["x", "x2"])
+        with pytest.raises(ci.EstimationError, match=r"Regressor\(s\) 'z' are collinear"):
+            ci.twfe(panel(df), "y", covariates=["z"])  # time-invariant: absorbed by the unit effects

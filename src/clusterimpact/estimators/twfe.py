@@ -191,10 +191,16 @@ def twfe(
     xs = xd * s[:, None]
     rank = np.linalg.matrix_rank(xs)
     if rank < xs.shape[1]:
+        kept: list[int] = []
+        for j in range(xs.shape[1]):  # greedy pass: which columns add nothing
+            if np.linalg.matrix_rank(xs[:, [*kept, j]]) == len(kept) + 1:
+                kept.append(j)
+        bad = list(dict.fromkeys(terms[j // n_groups] for j in range(xs.shape[1]) if j not in kept))
         raise EstimationError(
-            "The treatment dummy (or a covariate) is collinear with the fixed effects: "
-            "after absorbing them it has no variation left (e.g. every unit treated at the "
-            "same time, or a time-invariant covariate).")
+            f"Regressor(s) {', '.join(map(repr, bad))} are collinear with the fixed effects or with "
+            "the regressors before them: after absorbing the fixed effects they have no variation "
+            "of their own (e.g. every unit treated at the same time, a time-invariant covariate, "
+            "or a covariate that duplicates another). Remove them.")
     bread = np.linalg.inv(xs.T @ xs)
     coef = bread @ (xs.T @ (yd * s))
     resid = yd - xd @ coef
