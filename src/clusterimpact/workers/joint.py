@@ -93,26 +93,12 @@ def stack_results(results: Sequence[Result], n_clusters: int) -> tuple[np.ndarra
     return est, scores
 
 
-def _romano_wolf(t: np.ndarray, scores: np.ndarray, se: np.ndarray, reps: int,
-                 seed: int | np.random.Generator | None) -> np.ndarray:
+def _gaussian_t_draws(scores: np.ndarray, se: np.ndarray, reps: int,
+                      seed: int | np.random.Generator | None) -> np.ndarray:
+    """Bootstrap t-statistics :math:`t^*_{bm} = \\sum_c v_{bc} S_{cm} / se_m`, Gaussian :math:`v_{bc}`."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    ok = np.isfinite(t) & (se > 0)
-    out = np.full(t.size, np.nan)
-    if not ok.any():
-        return out
     v = rng.standard_normal((reps, scores.shape[0]))
-    tstar = np.abs(v @ scores[:, ok]) / se[ok]
-    tabs = np.abs(t[ok])
-    order = np.argsort(-tabs)
-    padj = np.empty(order.size)
-    for j, k in enumerate(order):
-        remaining = order[j:]
-        padj[j] = np.mean(tstar[:, remaining].max(axis=1) >= tabs[k])
-    padj = np.maximum.accumulate(padj)
-    res = np.empty(order.size)
-    res[order] = padj
-    out[ok] = res
-    return out
+    return (v @ scores) / se
 
 
 def adjust_pvalues(estimate: np.ndarray, scores: np.ndarray, *, method: str | None = "holm",
@@ -135,9 +121,13 @@ def adjust_pvalues(estimate: np.ndarray, scores: np.ndarray, *, method: str | No
 
     Notes
     -----
-    Romano & Wolf (2005): order :math:`|t|` decreasingly; the adjusted p-value of
-    the :math:`j`-th is :math:`\\max_{l \\le j} \\Pr^*(\\max_{m \\ge l} |t^*_m| \\ge |t_l|)`
-    with :math:`t^*_m = \\sum_c v_c S_{cm} / se_m`, :math:`v_c \\sim N(0, 1)` (so each
+    The adjustments are those of :func:`clusterimpact.adjust`
+    (:mod:`clusterimpact.inference.multiplicity`); this function supplies the
+    family (two-sided normal p-values from the cluster scores) and, for
+    Romano-Wolf, the joint bootstrap draws. Romano & Wolf (2005): order :math:`|t|`
+    decreasingly; the adjusted p-value of the :math:`j`-th is
+    :math:`\\max_{l \\le j} (1 + \\#\\{b: \\max_{m \\ge l} |t^*_{bm}| \\ge |t_l|\\})/(B + 1)`
+    with :math:`t^*_{bm} = \\sum_c v_{bc} S_{cm} / se_m`, :math:`v_{bc} \\sim N(0, 1)` (so each
     :math:`t^*_m` is exactly standard normal given the data and the marginal p-values
     match the normal ones).
 
@@ -169,14 +159,19 @@ def adjust_pvalues(estimate: np.ndarray, scores: np.ndarray, *, method: str | No
     if method not in get_args(Adjust):
         raise SpecificationError(f"adjust must be one of {get_args(Adjust)} or None, got {method!r}."
                                  + suggest(method, get_args(Adjust)))
-    if method == "romano_wolf":
-        return _romano_wolf(t, scores, se, reps, seed)
-    from statsmodels.stats.multitest import multipletests
+    from clusterimpact.inference.multiplicity import adjust
 
     out = np.full(p.size, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
+    ok = np.isfinite(t) & (se > 0) if method == "romano_wolf" else np.isfinite(p)
+    if not ok.any():
+        return out
+    family = pd.DataFrame({"p_value": p[ok], "statistic": t[ok]})
+    if method == "romano_wolf":
+        boot = _gaussian_t_draws(scores[:, ok], se[ok], reps, seed)
+        out[ok] = adjust(family, "romano_wolf", boot_stats=boot)["p_value_adjusted"].to_numpy()
+    else:
+        name = {"fdr_bh": "bh"}.get(method, method)
+        out[ok] = adjust(family, name)["p_value_adjusted"].to_numpy()
     return out
 
 
