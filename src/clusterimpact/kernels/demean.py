@@ -214,9 +214,9 @@ def _two_way_direct(out: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray
                     wa: np.ndarray, wb: np.ndarray, labels: np.ndarray) -> bool:
     """Absorb two sets exactly by eliminating the many-level set ``a``; ``False`` if ill-posed.
 
-    Solves :math:`(D_b - C'D_a^{-1}C)\beta = S_b - C'D_a^{-1}S_a` for the
+    Solves :math:`(D_b - C'D_a^{-1}C)\\beta = S_b - C'D_a^{-1}S_a` for the
     few-level effects (one level per connected component fixed at zero), then
-    :math:`\alpha = D_a^{-1}(S_a - C\beta)`, with :math:`C` the
+    :math:`\\alpha = D_a^{-1}(S_a - C\\beta)`, with :math:`C` the
     level-by-level weight sums and :math:`S` the weighted level sums of a column.
     """
     n = a.size
@@ -239,17 +239,18 @@ def _two_way_direct(out: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray
         factor = linalg.cho_factor(mr)
     beta = np.zeros(nb)
     for j in range(out.shape[1]):
+        # C'x and Cx as bincounts over the rows: O(n), no (na x nb) products per column
         col = out[:, j]
         xw = col if w is None else col * w
         sa = np.bincount(a, weights=xw, minlength=na)
         if factor is not None:
-            sb = np.bincount(b, weights=xw, minlength=nb)
-            rhs = sb - cmat.T @ (sa / wa)
+            mean_a = (sa / wa)[a]
+            rhs = np.bincount(b, weights=xw - (mean_a if w is None else mean_a * w), minlength=nb)
             beta[keep] = linalg.cho_solve(factor, rhs[keep])
-            sa -= cmat @ beta
+            beta_b = beta[b]
+            sa -= np.bincount(a, weights=beta_b if w is None else beta_b * w, minlength=na)
+            col -= beta_b
         col -= (sa / wa)[a]
-        if factor is not None:
-            col -= beta[b]
     return True
 
 
