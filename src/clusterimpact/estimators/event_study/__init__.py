@@ -271,7 +271,8 @@ def _assemble(fits: list[MethodFit], labels: pd.DataFrame, by: list[str], method
         "method": method,
         "outcome": y,
         "n_obs": sample.n,
-        "n_units": int(np.unique(sample.unit).size),
+        "n_units": int(np.unique(sample.unit).size) if sample.unit.dtype.kind not in "iu"
+        or sample.unit.min() < 0 else int(np.count_nonzero(np.bincount(sample.unit))),
         "n_clusters": sample.n_clusters,
         "vcov_type": vcov_label,
         "by": by,

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import linalg
 
 from clusterimpact.errors import DroppedRowsWarning, EstimationError, SpecificationError
+from clusterimpact.kernels.demean import _dense_codes
 
 __all__ = ["MethodFit", "Sample", "event_bins", "independent_columns", "prepare", "window"]
 
@@ -176,13 +177,13 @@ def prepare(panel: Any, y: str, covariates: Sequence[str], fe: Sequence[str] | N
     if keep.sum() == 0:
         raise EstimationError("No usable rows remain after dropping missing values.")
     cluster = np.asarray(panel.cluster_code)
-    _, cl = np.unique(cluster[keep], return_inverse=True)
+    cl = _recode(cluster[keep])
     event = np.asarray(panel.event_time, dtype=float)
     sample = Sample(
         y=outcome[keep],
         cov=np.column_stack(cov_cols)[keep] if cov_cols else np.zeros((int(keep.sum()), 0)),
         w=None if w is None else w[keep],
-        fe=[np.unique(f[keep], return_inverse=True)[1].astype(np.int64) for f in fe_codes],
+        fe=[_recode(f[keep]) for f in fe_codes],
         cluster=cl.astype(np.int64),
         n_clusters=int(cl.max()) + 1,
         event=event[keep],
@@ -194,6 +195,13 @@ def prepare(panel: Any, y: str, covariates: Sequence[str], fe: Sequence[str] | N
     )
     return sample, keep, {"n_dropped_missing": n_missing, "n_dropped_always_treated": n_always,
                           "fixed_effects": fe_names}
+
+
+def _recode(codes: np.ndarray) -> np.ndarray:
+    """Integer codes 0..L-1 in sorted order of ``codes`` (``np.unique``'s inverse, O(n) when dense)."""
+    c = np.asarray(codes)
+    out = _dense_codes(c) if c.dtype.kind in "iu" else np.unique(c, return_inverse=True)[1].ravel()
+    return out.astype(np.int64, copy=False)
 
 
 def independent_columns(gram: np.ndarray, tol: float = 1e-9) -> np.ndarray:

@@ -43,7 +43,7 @@ from scipy import linalg, sparse
 
 from clusterimpact.errors import DroppedRowsWarning, EstimationError
 from clusterimpact.estimators.event_study._common import MethodFit, Sample
-from clusterimpact.estimators.event_study._regression import _dummies, _ols_fe
+from clusterimpact.estimators.event_study._regression import _design, _ols_fe
 from clusterimpact.kernels.demean import demean
 
 __all__ = ["FirstStage", "first_stage", "fit_imputation", "fit_two_stage"]
@@ -200,9 +200,9 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
     if lead_labels.size:
         sub = s.subset(~s.treated)
         lcodes = np.where(lead_rows, np.searchsorted(lead_labels, lead_bins), -1)[~s.treated]
-        x = np.column_stack([_dummies(lcodes, lead_labels.size), sub.cov])
+        yx = _design(sub.y, lcodes, lead_labels.size, sub.cov)
         names = [f"lead {e:g}" for e in lead_labels] + [f"covariate {j}" for j in range(s.cov.shape[1])]
-        keep, coef, cov, pscores, pdof, _ = _ols_fe(sub, x, vcov, tol, names)
+        keep, coef, cov, pscores, pdof, _ = _ols_fe(sub, yx, vcov, tol, names)
         ev = keep < lead_labels.size
         all_mass = np.bincount(lcodes[lcodes >= 0], weights=sub.weights()[lcodes >= 0],
                                minlength=lead_labels.size)

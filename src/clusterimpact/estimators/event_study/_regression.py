@@ -21,51 +21,60 @@ from clusterimpact.kernels.demean import demean
 __all__ = ["fit_dynamic_twfe", "fit_sun_abraham"]
 
 
-def _ols_fe(s: Sample, x: np.ndarray, vcov: str, tol: float, names: list[str]
+def _design(y: np.ndarray, codes: np.ndarray, n_levels: int, cov: np.ndarray) -> np.ndarray:
+    """``[y, indicators of codes (-1: none), cov]`` as one column-major matrix (no copies)."""
+    n = y.size
+    out = np.zeros((n, 1 + n_levels + cov.shape[1]), order="F")
+    out[:, 0] = y
+    rows = np.flatnonzero(codes >= 0)
+    out[rows, 1 + codes[rows]] = 1.0
+    out[:, 1 + n_levels:] = cov
+    return out
+
+
+def _ols_fe(s: Sample, yx: np.ndarray, vcov: str, tol: float, names: list[str]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None, np.ndarray]:
-    """Least squares of ``s.y`` on ``x`` with the fixed effects absorbed.
+    """Least squares of ``yx[:, 0]`` (the outcome) on ``yx[:, 1:]`` with the fixed effects absorbed.
 
     Returns the indices of the estimated (non-collinear) columns, their
     coefficients, covariance, per-cluster scores (``G x k``, CR1-scaled),
     degrees of freedom and residuals.
     """
-    absorbed = demean(np.column_stack([s.y, x]), s.fe, s.w, tol=tol)
+    absorbed = demean(yx, s.fe, s.w, tol=tol)
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
                       EstimationWarning, stacklevel=4)
     yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
-    root = np.ones(s.n) if s.w is None else np.sqrt(s.w)
-    xs = xd * root[:, None]
+    k = xd.shape[1]
+    if s.w is None:
+        xs, ys = xd, yd
+    else:
+        root = np.sqrt(s.w)
+        xs, ys = xd * root[:, None], yd * root
     gram = xs.T @ xs
     keep = independent_columns(gram)
     if keep.size == 0:
         raise EstimationError("Every relative-time indicator is collinear with the fixed effects.")
-    if keep.size < x.shape[1]:
-        dropped = [names[j] for j in range(x.shape[1]) if j not in set(keep.tolist())]
+    full = keep.size == k
+    if not full:
+        dropped = [names[j] for j in range(k) if j not in set(keep.tolist())]
         warnings.warn(f"{len(dropped)} regressor(s) collinear with the fixed effects and earlier "
                       f"regressors were dropped: {', '.join(dropped[:8])}"
                       f"{' ...' if len(dropped) > 8 else ''}.", EstimationWarning, stacklevel=4)
-    xk = xd[:, keep]
+    xk = xd if full else xd[:, keep]
     bread = np.linalg.inv(gram[np.ix_(keep, keep)])
-    coef = bread @ (xs[:, keep].T @ (yd * root))
+    coef = bread @ ((xs if full else xs[:, keep]).T @ ys)
     resid = yd - xk @ coef
     data = VcovData(xk, resid, s.w, bread, tuple(s.fe))
     upper = str(vcov).upper()
     est = compute_vcov(upper, data, None if upper == "HC1" else s.cluster)
-    w = s.weights()
     g = s.n_clusters
-    scores = np.column_stack([np.bincount(s.cluster, weights=xk[:, j] * w * resid, minlength=g)
+    we = resid if s.w is None else s.w * resid
+    scores = np.column_stack([np.bincount(s.cluster, weights=xk[:, j] * we, minlength=g)
                               for j in range(xk.shape[1])]) @ bread
     scores *= np.sqrt(g / max(g - 1, 1))
     dof = float(est.df[0]) if np.isfinite(est.df[0]) else None
     return keep, coef, est.cov, scores, dof, resid
-
-
-def _dummies(codes: np.ndarray, n_levels: int) -> np.ndarray:
-    out = np.zeros((codes.size, n_levels))
-    rows = np.flatnonzero(codes >= 0)
-    out[rows, codes[rows]] = 1.0
-    return out
 
 
 def fit_dynamic_twfe(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> MethodFit:
@@ -77,9 +86,9 @@ def fit_dynamic_twfe(s: Sample, bins: np.ndarray, vcov: str, tol: float) -> Meth
     if labels.size == 0:
         raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
     codes = np.where(np.isfinite(bins), np.searchsorted(labels, bins), -1)
-    x = np.column_stack([_dummies(codes, labels.size), s.cov])
+    yx = _design(s.y, codes, labels.size, s.cov)
     names = [f"event_time::{e:g}" for e in labels] + [f"covariate {j}" for j in range(s.cov.shape[1])]
-    keep, coef, cov, scores, dof, _ = _ols_fe(s, x, vcov, tol, names)
+    keep, coef, cov, scores, dof, _ = _ols_fe(s, yx, vcov, tol, names)
     ev = keep < labels.size
     idx = keep[ev]
     mass = np.bincount(codes[codes >= 0], weights=s.weights()[codes >= 0], minlength=labels.size)
@@ -100,10 +109,10 @@ def _sun_abraham_regression(s: Sample, bins: np.ndarray, vcov: str, tol: float,
     codes = np.full(s.n, -1, dtype=np.int64)
     codes[cell_rows] = cell_index.get_indexer(pd.MultiIndex.from_frame(pairs))
     n_cells = len(cells)
-    x = np.column_stack([_dummies(codes, n_cells), s.cov])
+    yx = _design(s.y, codes, n_cells, s.cov)
     names = [f"cohort {g:g} x event_time {e:g}" for g, e in cells.itertuples(index=False)]
     names += [f"covariate {j}" for j in range(s.cov.shape[1])]
-    keep, coef, cov, scores, dof, _ = _ols_fe(s, x, vcov, tol, names)
+    keep, coef, cov, scores, dof, _ = _ols_fe(s, yx, vcov, tol, names)
     ev = keep < n_cells
     kept_cells = keep[ev]
     w = s.weights()
