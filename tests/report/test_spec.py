@@ -92,12 +92,17 @@ def test_cli_report_exit_codes(tmp_path, capsys):
     spec = tmp_path / "spec.toml"
     spec.write_text(GOOD)
     assert main(["report", str(spec), "--quiet", "--json"]) == 0
-    out = capsys.readouterr().out
-    assert "wrote" in out and '"effects/att_gt/lemp"' in out
+    captured = capsys.readouterr()
+    assert "wrote" in captured.err
+    assert "effects/att_gt/lemp" in json.loads(captured.out)  # stdout is pure JSON
     spec.write_text(GOOD.replace('unit = "countyreal"', 'unit = "county"'))
     assert main(["report", str(spec), "--quiet"]) == 1
     assert "Did you mean 'countyreal'" in capsys.readouterr().err
-    spec.write_text(GOOD.replace('vcov = "CR2"', 'vcov = "CR9"'))
+    spec.write_text(GOOD.replace('vcov = "CR2"', 'vcov = "CR9"'))  # a bad option value
+    assert main(["report", str(spec), "--quiet"]) == 1
+    assert "CR9" in capsys.readouterr().err
+    # lpop is constant within county: collinear with the unit fixed effects -> estimation fails
+    spec.write_text(GOOD.replace('vcov = "CR2"', 'covariates = ["lpop"]'))
     assert main(["report", str(spec), "--quiet"]) == 2
     assert "twfe on lemp" in capsys.readouterr().err
 
@@ -132,3 +137,24 @@ def test_simulated_scenario_with_subgroups(tmp_path):
     assert wl.loc["male", "verdict"] == "gains"
     html = (tmp_path / "clusterimpact-report" / "report.html").read_text()
     assert "SIMULATED" in html and "Who gains, who loses" in html
+
+
+def test_repeated_estimators_query_and_multiplicity(tmp_path):
+    text = GOOD.replace('vcov = "CR2"', 'vcov = "CR2"\n[[estimators]]\nname = "att_gt"\n'
+                        'control = "not_yet_treated"')
+    text = text.replace('dataset = "mpdta"', 'dataset = "mpdta"\nquery = "year <= 2006"')
+    out = run_evaluation(parse_spec(text, base_dir=tmp_path))
+    assert {"effects/att_gt-1/lemp", "effects/att_gt-2/lemp"} <= set(out.tables)
+    assert out.tables["design/timing"]["observations"].sum() == 2000  # 2007 dropped
+
+
+def test_shipped_examples_run_cleanly(tmp_path):
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml")):
+        spec = load_spec(path)
+        import dataclasses
+
+        spec = dataclasses.replace(spec, output_folder=tmp_path / path.stem)
+        outcome = run_evaluation(spec)
+        assert not outcome.failed, (path.name, outcome.failures)

@@ -88,8 +88,8 @@ def _report(args: argparse.Namespace) -> int:
     if args.out:
         spec = dataclasses.replace(spec, output_folder=Path(args.out))
     outcome = run_evaluation(spec, progress=not args.quiet)
-    for path in outcome.files:
-        print(f"wrote {path}")
+    for path in outcome.files:  # stdout stays pure JSON with --json
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps({k: json.loads(t.to_json(orient="records"))
                           for k, t in outcome.tables.items()}))

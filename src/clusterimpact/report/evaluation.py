@@ -49,6 +49,18 @@ class EvaluationOutcome:
 
 
 def _load_data(spec: EvaluationSpec) -> tuple[pd.DataFrame, str]:
+    frame, source = _read_source(spec)
+    query = spec.data.get("query")
+    if query:
+        try:
+            frame = frame.query(query)
+        except Exception as err:  # pandas raises many types for a bad expression
+            raise SpecificationError(f"[data] query {query!r} could not be applied: {err}") from err
+        source += f" Rows kept by the query {query!r}: {len(frame)}."
+    return frame, source
+
+
+def _read_source(spec: EvaluationSpec) -> tuple[pd.DataFrame, str]:
     import clusterimpact as ci
     from clusterimpact.design._frames import read_table
 
@@ -94,6 +106,7 @@ class _Run:
         self.alpha = float(spec.inference.get("alpha", 0.05))
         self.report = report if report is not None else Report(spec.title, spec.description)
         self.prefix = prefix
+        self.multiplicity = str(spec.inference.get("multiplicity", "holm"))
         self.results: dict[tuple[str, str], Any] = {}
 
     def step(self, message: str) -> None:
@@ -104,14 +117,23 @@ class _Run:
         self.outcome.tables[self.prefix + key] = frame
         self.report.table(frame, caption=caption)
 
-    def attempt(self, what: str, func: Callable[[], Any]) -> Any | None:
-        """Run one estimation step; a failure is recorded, shown and the run goes on."""
+    def attempt(self, what: str, func: Callable[[], Any], *, optional: bool = False) -> Any | None:
+        """Run one estimation step; an estimation failure is recorded, shown and the run goes on.
+
+        A :class:`SpecificationError` is bad input (a wrong option value) and stops the run,
+        except for ``optional`` steps (robustness checks that do not apply to every result),
+        which are then noted as not applicable.
+        """
         try:
             return func()
-        except (EstimationError, SpecificationError, np.linalg.LinAlgError) as err:
+        except (EstimationError, np.linalg.LinAlgError) as err:
             self.outcome.failures.append(f"{what}: {err}")
             self.report.note(f"{what} failed: {err}")
-            return None
+        except SpecificationError as err:
+            if not optional:
+                raise
+            self.report.note(f"{what}: not applicable ({err})")
+        return None
 
     # ---------------------------------------------------------------- sections
     def design(self, panel: Any, source: str) -> None:
@@ -129,12 +151,14 @@ class _Run:
                             "Treated versus comparison units before the first roll-out, with "
                             "cluster-robust standard errors; normalised differences above 0.25 "
                             "signal imbalance.")
-        res = self.attempt("baseline", lambda: ci.baseline(panel, variables, alpha=self.alpha))
+        res = self.attempt("baseline", lambda: ci.baseline(panel, variables, alpha=self.alpha),
+                           optional=True)
         if res is not None:
             self.table("baseline", res.tidy(), "Baseline comparison")
         if self.spec.subgroups:
             sub = self.attempt("baseline by subgroup", lambda: ci.baseline(
-                panel, list(self.spec.outcomes), by=list(self.spec.subgroups), alpha=self.alpha))
+                panel, list(self.spec.outcomes), by=list(self.spec.subgroups), alpha=self.alpha),
+                optional=True)
             if sub is not None:
                 self.table("baseline/subgroups", sub.tidy(), "Baseline comparison by subgroup")
 
@@ -144,31 +168,31 @@ class _Run:
         registry = _estimators()
         self.report.section("Main effects", "Each estimator on each outcome; the headline row is "
                             "the overall average effect on the treated.")
-        for est in self.spec.estimators:
+        for label, est in _labelled(self.spec.estimators):
             for y in self.spec.outcomes:
-                self.step(f"{est.name} on {y}")
+                self.step(f"{label} on {y}")
                 options = dict(est.options)
                 if "alpha" in _kw(registry[est.name]):
                     options.setdefault("alpha", self.alpha)
-                res = self.attempt(f"{est.name} on {y}",
+                res = self.attempt(f"{label} on {y}",
                                    lambda f=registry[est.name], o=options, y=y: f(panel, y, **o))
                 if res is None:
                     continue
-                self.results[(est.name, y)] = res
+                self.results[(label, y)] = res
                 head = _headline(res)
                 tidy = head.tidy() if hasattr(head, "tidy") else pd.DataFrame(head.by_type())
-                self.table(f"effects/{est.name}/{y}", tidy, f"{est.name}: {y}")
+                self.table(f"effects/{label}/{y}", tidy, f"{label}: {y}")
                 dyn = _dynamic(res)
                 if dyn is not None:
-                    self.table(f"event_study/{est.name}/{y}", dyn.tidy(),
-                               f"{est.name}: effects by periods since treatment, {y}")
-                    self.report.figure(dyn.plot(), caption=f"{est.name}: event study of {y}")
+                    self.table(f"event_study/{label}/{y}", dyn.tidy(),
+                               f"{label}: effects by periods since treatment, {y}")
+                    self.report.figure(dyn.plot(), caption=f"{label}: event study of {y}")
                 pretest = getattr(res, "pretest", None) or getattr(res, "pretrend_test", None)
-                pre = self.attempt(f"pre-trend test for {est.name} on {y}", pretest) \
-                    if pretest is not None else None
+                pre = self.attempt(f"pre-trend test for {label} on {y}", pretest,
+                                   optional=True) if pretest is not None else None
                 if isinstance(pre, pd.DataFrame):
-                    self.table(f"pretest/{est.name}/{y}", pre,
-                               f"{est.name}: joint test of no pre-treatment effects, {y}")
+                    self.table(f"pretest/{label}/{y}", pre,
+                               f"{label}: joint test of no pre-treatment effects, {y}")
 
     def subgroups(self, panel: Any) -> None:
         from clusterimpact.report.spec import _estimators
@@ -179,7 +203,7 @@ class _Run:
         self.report.section("Who gains, who loses",
                             f"Effects by {', '.join(by)}, estimated jointly so that differences "
                             "between groups have correct standard errors; p-values adjusted "
-                            "across all subgroups and outcomes (Holm).")
+                            f"across all subgroups and outcomes ({self.multiplicity}).")
         registry = _estimators()
         est = next((e for e in self.spec.estimators if "by" in _kw(registry[e.name])), None)
         if est is None:
@@ -196,14 +220,15 @@ class _Run:
             tidy = head.tidy()
             tidy.insert(0, "outcome", y)
             rows.append(tidy)
-            cmp = self.attempt("subgroup comparison", head.compare)
+            cmp = self.attempt("subgroup comparison", head.compare, optional=True)
             if cmp is not None:
                 self.table(f"subgroups/compare/{y}", cmp.tidy(),
                            f"Differences between subgroups and joint test of equal effects, {y}")
             self.report.figure(head.plot(title=f"{y} by {', '.join(by)}"),
                                caption=f"Subgroup effects on {y}")
         if rows:
-            self.table("subgroups/winners_losers", _winners_losers(pd.concat(rows), by),
+            self.table("subgroups/winners_losers",
+                       _winners_losers(pd.concat(rows), by, self.multiplicity),
                        "Who gains and who loses")
 
     def robustness(self) -> None:
@@ -215,7 +240,8 @@ class _Run:
         for (name, y), res in self.results.items():
             head = _headline(res)
             for kind in wanted:
-                target = _dynamic(res) if kind == "honest" else (res if name == "twfe" else head)
+                target = _dynamic(res) if kind == "honest" else (
+                    res if name.startswith("twfe") else head)
                 method = getattr(target, kind, None) if target is not None else None
                 if method is None:
                     self.report.note(f"{kind} is not available for {name}; skipped.")
@@ -226,7 +252,8 @@ class _Run:
                     else {})
                 if kind != "honest":
                     opts.setdefault("seed", 1)
-                out = self.attempt(f"{kind} for {name} on {y}", lambda m=method, o=opts: m(**o))
+                out = self.attempt(f"{kind} for {name} on {y}", lambda m=method, o=opts: m(**o),
+                                   optional=True)
                 if out is not None:
                     self.table(f"robustness/{kind}/{name}/{y}", out.tidy(), f"{kind}: {name}, {y}")
 
@@ -282,8 +309,19 @@ def _rounded(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return out
 
 
-def _winners_losers(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Classify subgroup effects as gains, losses or no detectable change (Holm-adjusted)."""
+def _labelled(estimators: Any) -> list[tuple[str, Any]]:
+    """Unique labels for the requested estimators: the name, numbered when it repeats."""
+    names = [e.name for e in estimators]
+    out, seen = [], {}
+    for est in estimators:
+        seen[est.name] = seen.get(est.name, 0) + 1
+        label = est.name if names.count(est.name) == 1 else f"{est.name}-{seen[est.name]}"
+        out.append((label, est))
+    return out
+
+
+def _winners_losers(frame: pd.DataFrame, by: list[str], method: str = "holm") -> pd.DataFrame:
+    """Classify subgroup effects as gains, losses or no detectable change (adjusted p < 0.05)."""
     from statsmodels.stats.multitest import multipletests
 
     out = frame[["outcome", *by, "estimate", "std_error", "conf_low", "conf_high",
@@ -291,7 +329,7 @@ def _winners_losers(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     ok = out["p_value"].notna()
     adjusted = np.full(len(out), np.nan)
     if ok.any():
-        adjusted[ok.to_numpy()] = multipletests(out.loc[ok, "p_value"], method="holm")[1]
+        adjusted[ok.to_numpy()] = multipletests(out.loc[ok, "p_value"], method=method)[1]
     out["p_value_adjusted"] = adjusted
     significant = out["p_value_adjusted"] < 0.05
     out["verdict"] = np.where(significant & (out["estimate"] > 0), "gains",

@@ -171,19 +171,21 @@ def parse_spec(text: str, base_dir: str | Path = ".") -> EvaluationSpec:
 
         title = "Child-labour monitoring in the football cluster"
         [data]              # exactly one of: path (CSV, Parquet, Stata, Excel),
-        path = "data.csv"   #   dataset (shipped), scenario (simulated, with seed)
+        path = "data.csv"   #   dataset (shipped), scenario (simulated, with seed);
+        query = "round <= 4"       # optional pandas query selecting rows
         [panel]             # the ci.Panel columns
         unit = "worker"; time = "round"; cohort = "first_treated"; cluster = "cluster"
         [outcomes]
         names = ["wage", "hours"]
         [covariates]
-        names = ["age"]            # baseline table (and estimators that take them)
-        [[estimators]]             # repeatable; options are the estimator's keywords
-        name = "att_gt"; control = "not_yet_treated"
+        names = ["age"]            # added to the baseline table (estimators take their own
+        [[estimators]]             #   covariates = [...] option); repeatable; options are the
+        name = "att_gt"; control = "not_yet_treated"   # estimator's keyword arguments
         [subgroups]
         by = ["gender"]
         [inference]
         alpha = 0.05; wild_bootstrap = 999; honest = true
+        multiplicity = "holm"      # adjustment of the who-gains table (statsmodels methods)
         [output]
         folder = "report"; formats = ["html", "markdown", "latex", "json"]
 
@@ -243,6 +245,12 @@ def parse_spec(text: str, base_dir: str | Path = ".") -> EvaluationSpec:
     alpha = inference.get("alpha", 0.05)
     if not isinstance(alpha, float | int) or not 0 < alpha < 1:
         problems.add(f"alpha must be a number in (0, 1), got {alpha!r}.", "inference", "alpha")
+    methods = {"bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg", "hommel", "fdr_bh",
+               "fdr_by", "fdr_tsbh", "fdr_tsbky"}
+    multiplicity = inference.get("multiplicity", "holm")
+    if multiplicity not in methods:
+        problems.add(f"unknown multiplicity method {multiplicity!r}.{suggest(str(multiplicity), methods)}",
+                     "inference", "multiplicity")
     output = dict(raw.get("output", {}))
     _check_unknown(output, _OUTPUT_KEYS, "output", problems)
     formats = _as_list(output.get("formats", ["html", "markdown", "json"]))
