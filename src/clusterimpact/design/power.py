@@ -2,7 +2,7 @@
 
 Two designs:
 
-- ``design="crosssection"``: a cluster-randomised comparison of one post-period
+- ``design="cross_section"``: a cluster-randomised comparison of one post-period
   cross-section (Bloom 1995; Duflo, Glennerster & Kremer 2007), with the
   intra-cluster correlation (ICC) design effect;
 - ``design="did"``: difference-in-differences of cluster means over ``pre``
@@ -81,8 +81,8 @@ def _se(clusters: float, units_per_cluster: float, icc: float, treated_share: fl
     cluster_var = icc + (1 - icc) / units_per_cluster
     if design == "did":
         cluster_var *= did_variance(pre, post, autocorr=autocorr, corr=corr)
-    elif design != "crossection":
-        raise SpecificationError(f"design must be 'crossection' or 'did', got {design!r}.")
+    elif design != "cross_section":
+        raise SpecificationError(f"design must be 'cross_section' or 'did', got {design!r}.")
     return sd * np.sqrt(cluster_var / (treated_share * (1 - treated_share) * clusters))
 
 
@@ -92,7 +92,7 @@ def _multiplier(alpha: float, target: float, df: float | None) -> float:
 
 
 def mde(clusters: float, units_per_cluster: float = 1, icc: float = 0.0, *, treated_share: float = 0.5,
-        design: Literal["crossection", "did"] = "crossection", pre: int = 1, post: int = 1,
+        design: Literal["cross_section", "did"] = "cross_section", pre: int = 1, post: int = 1,
         autocorr: float = 0.0, corr: np.ndarray | None = None, sd: float = 1.0, alpha: float = 0.05,
         target_power: float = 0.8, dist: Literal["t", "normal"] = "t") -> float:
     """Minimum detectable effect of a two-arm design with clustered assignment.
@@ -108,7 +108,7 @@ def mde(clusters: float, units_per_cluster: float = 1, icc: float = 0.0, *, trea
     treated_share
         Share :math:`P` of clusters treated.
     design
-        ``"crossection"`` (one post-period comparison) or ``"did"``.
+        ``"cross_section"`` (one post-period comparison) or ``"did"``.
     pre, post
         DiD: number of pre and post periods :math:`m, r`.
     autocorr
@@ -169,7 +169,7 @@ def mde(clusters: float, units_per_cluster: float = 1, icc: float = 0.0, *, trea
 
 
 def power(effect: float, clusters: float, units_per_cluster: float = 1, icc: float = 0.0, *,
-          treated_share: float = 0.5, design: Literal["crossection", "did"] = "crossection",
+          treated_share: float = 0.5, design: Literal["cross_section", "did"] = "cross_section",
           pre: int = 1, post: int = 1, autocorr: float = 0.0, corr: np.ndarray | None = None,
           sd: float = 1.0, alpha: float = 0.05, dist: Literal["t", "normal"] = "t") -> float:
     """Power to detect ``effect`` (the inverse of :func:`mde`; same parameters and formulas).
@@ -187,7 +187,7 @@ def power(effect: float, clusters: float, units_per_cluster: float = 1, icc: flo
 
 
 def clusters_needed(effect: float, units_per_cluster: float = 1, icc: float = 0.0, *,
-                    treated_share: float = 0.5, design: Literal["crossection", "did"] = "crossection",
+                    treated_share: float = 0.5, design: Literal["cross_section", "did"] = "cross_section",
                     pre: int = 1, post: int = 1, autocorr: float = 0.0, corr: np.ndarray | None = None,
                     sd: float = 1.0, alpha: float = 0.05, target_power: float = 0.8,
                     dist: Literal["t", "normal"] = "t", max_clusters: int = 100_000) -> int:
