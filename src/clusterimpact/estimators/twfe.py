@@ -60,6 +60,13 @@ def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[s
     return codes, names
 
 
+def _n_levels(codes: np.ndarray) -> int:
+    """Number of distinct values (O(n) for non-negative integer codes)."""
+    if codes.dtype.kind in "iu" and codes.size and codes.min() >= 0:
+        return int(np.count_nonzero(np.bincount(codes)))
+    return int(np.unique(codes).size)
+
+
 def twfe(
     panel,
     y: str,
@@ -215,7 +222,7 @@ def twfe(
         "estimator": "TWFE",
         "outcome": y,
         "n_obs": n,
-        "n_units": int(np.unique(np.asarray(panel.unit_code)[keep]).size),
+        "n_units": _n_levels(np.asarray(panel.unit_code)[keep]),
         "fixed_effects": fe_names,
         "fe_dof": absorbed.fe_dof,
         "n_singletons": int(absorbed.singletons.sum()),

@@ -130,7 +130,9 @@ class VcovData:
         kept = [f for j, f in enumerate(self.fe) if j not in set(exclude)]
         if not kept:
             return 0
-        return int(sum(np.unique(f).size for f in kept)) - fe_redundancies(kept)
+        levels = sum(int(np.count_nonzero(np.bincount(f))) if f.dtype.kind in "iu" and f.min() >= 0
+                     else int(np.unique(f).size) for f in kept)
+        return levels - fe_redundancies(kept)
 
 
 @dataclass(frozen=True, eq=False)

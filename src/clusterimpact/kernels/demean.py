@@ -170,6 +170,11 @@ def _components(a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     levels first, then ``b`` levels).
     """
     na, nb = int(a.max()) + 1, int(b.max()) + 1
+    if na * nb <= 2 * a.size + 1024:
+        # a level of one set linked to every level of the other connects the whole graph
+        linked = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb) > 0
+        if linked.all(axis=0).any() or linked.all(axis=1).any():
+            return 1, np.zeros(na + nb, dtype=np.int32)
     graph = sparse.coo_matrix(
         (np.ones(a.size, dtype=np.int8), (a, b + na)), shape=(na + nb, na + nb)
     ).tocsr()
