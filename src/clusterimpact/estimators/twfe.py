@@ -171,31 +171,39 @@ def twfe(
     if n_drop:
         warnings.warn(f"twfe dropped {n_drop} row(s) with a missing outcome or covariate or a "
                       "zero weight.", DroppedRowsWarning, stacklevel=2)
-    treated = np.asarray(panel.treated, dtype=float)[keep]
-    ys = outcome[keep]
-    base = np.column_stack([treated, *[c[keep] for c in cov_cols]])
-    g = group[keep]
-    fe_codes = [f[keep] for f in fe_codes]
-    cluster = np.asarray(panel.cluster_code)[keep]
-    wk = None if w is None else w[keep]
-    n, k0 = base.shape
+    all_rows = n_drop == 0
+
+    def rows(a: np.ndarray) -> np.ndarray:  # no copy when every row is kept
+        return a if all_rows else a[keep]
+
+    treated = rows(np.asarray(panel.treated))
+    fe_codes = [rows(f) for f in fe_codes]
+    cluster = rows(np.asarray(panel.cluster_code))
+    wk = None if w is None else rows(w)
+    n, k0 = treated.size, 1 + len(cov_cols)
+    # [y, treated, covariates] (or their by-group interactions) as one column-major matrix
+    yx = np.zeros((n, 1 + k0 * n_groups), order="F")
+    yx[:, 0] = rows(outcome)
     if n_groups > 1:
         # fully interacted model = separate regressions, one joint covariance
-        x = np.zeros((n, k0 * n_groups))
-        for j in range(k0):
-            x[np.arange(n), j * n_groups + g] = base[:, j]
+        g = rows(group)
+        for j, col in enumerate([treated, *[rows(c) for c in cov_cols]]):
+            yx[np.arange(n), 1 + j * n_groups + g] = col
         fe_codes = [f.astype(np.int64) * n_groups + g for f in fe_codes]
     else:
-        x = base
+        yx[:, 1] = treated
+        for j, col in enumerate(cov_cols):
+            yx[:, 2 + j] = rows(col)
     terms = ["treated", *covariates]
 
-    absorbed = demean(np.column_stack([ys, x]), fe_codes, wk, tol=tol)
+    absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
+    del yx
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
                       EstimationWarning, stacklevel=2)
     yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
-    s = np.ones(n) if wk is None else np.sqrt(wk)
-    xs = xd * s[:, None]
+    s = None if wk is None else np.sqrt(wk)
+    xs = xd if s is None else xd * s[:, None]
     rank = np.linalg.matrix_rank(xs)
     if rank < xs.shape[1]:
         kept: list[int] = []
@@ -209,7 +217,7 @@ def twfe(
             "of their own (e.g. every unit treated at the same time, a time-invariant covariate, "
             "or a covariate that duplicates another). Remove them.")
     bread = np.linalg.inv(xs.T @ xs)
-    coef = bread @ (xs.T @ (yd * s))
+    coef = bread @ (xs.T @ (yd if s is None else yd * s))
     resid = yd - xd @ coef
     order = [j * n_groups + gi for gi in range(n_groups) for j in range(k0)]
     keys = pd.DataFrame({"term": [terms[j] for _ in range(n_groups) for j in range(k0)]})
@@ -217,12 +225,14 @@ def twfe(
         for col in labels.columns:
             keys[col] = np.repeat(labels[col].to_numpy(), k0)
     perm = np.asarray(order)
-    fit = VcovData(xd[:, perm], resid, wk, bread[np.ix_(perm, perm)], tuple(fe_codes))
+    identity = bool(np.array_equal(perm, np.arange(perm.size)))
+    fit = VcovData(xd if identity else xd[:, perm], resid, wk, bread[np.ix_(perm, perm)],
+                   tuple(fe_codes))
     info = {
         "estimator": "TWFE",
         "outcome": y,
         "n_obs": n,
-        "n_units": _n_levels(np.asarray(panel.unit_code)[keep]),
+        "n_units": _n_levels(rows(np.asarray(panel.unit_code))),
         "fixed_effects": fe_names,
         "fe_dof": absorbed.fe_dof,
         "n_singletons": int(absorbed.singletons.sum()),

@@ -163,16 +163,20 @@ def fe_redundancies(fe: Sequence[np.ndarray]) -> int:
     return n_comp + (len(codes) - 2)
 
 
-def _components(a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+def _components(a: np.ndarray, b: np.ndarray, pair_counts: np.ndarray | None = None
+                ) -> tuple[int, np.ndarray]:
     """Connected components of the bipartite graph linking levels of ``a`` and ``b`` (dense codes).
 
     Returns the number of components and the label of every node (``a``
-    levels first, then ``b`` levels).
+    levels first, then ``b`` levels). ``pair_counts`` is the optional
+    ``(levels of a, levels of b)`` table of row counts.
     """
     na, nb = int(a.max()) + 1, int(b.max()) + 1
-    if na * nb <= 2 * a.size + 1024:
+    if pair_counts is None and na * nb <= 2 * a.size + 1024:
+        pair_counts = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb)
+    if pair_counts is not None:
         # a level of one set linked to every level of the other connects the whole graph
-        linked = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb) > 0
+        linked = pair_counts > 0
         if linked.all(axis=0).any() or linked.all(axis=1).any():
             return 1, np.zeros(na + nb, dtype=np.int32)
     graph = sparse.coo_matrix(
@@ -197,8 +201,10 @@ def is_nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
     c = np.asarray(cluster).ravel()
     if f.size == 0:
         return True
-    f = _dense_codes(f) if f.dtype.kind in "iu" else np.unique(f, return_inverse=True)[1].ravel()
-    # every row's cluster must equal the cluster recorded for its level (O(n), no sorting)
+    if f.dtype.kind not in "iu" or f.min() < 0 or f.max() >= 2 * f.size + 16:
+        f = np.unique(f, return_inverse=True)[1].ravel()
+    # every row's cluster must equal the cluster recorded for its level (O(n), no sorting;
+    # entries of absent levels are never read)
     first = np.empty(int(f.max()) + 1, dtype=c.dtype)
     first[f] = c
     return bool(np.array_equal(first[f], c))
@@ -216,18 +222,19 @@ def _group_sweep(col: np.ndarray, codes: np.ndarray, w: np.ndarray | None,
 
 
 def _two_way_direct(out: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray | None,
-                    wa: np.ndarray, wb: np.ndarray, labels: np.ndarray) -> bool:
+                    wa: np.ndarray, wb: np.ndarray, labels: np.ndarray,
+                    cmat: np.ndarray | None) -> bool:
     """Absorb two sets exactly by eliminating the many-level set ``a``; ``False`` if ill-posed.
 
     Solves :math:`(D_b - C'D_a^{-1}C)\\beta = S_b - C'D_a^{-1}S_a` for the
     few-level effects (one level per connected component fixed at zero), then
     :math:`\\alpha = D_a^{-1}(S_a - C\\beta)`, with :math:`C` the
-    level-by-level weight sums and :math:`S` the weighted level sums of a column.
+    level-by-level weight sums (dense ``cmat`` if given, else built sparse) and
+    :math:`S` the weighted level sums of a column.
     """
     n = a.size
     na, nb = wa.size, wb.size
-    if na * nb <= 2 * n + 1024:
-        cmat = np.bincount(a * nb + b, weights=w, minlength=na * nb).reshape(na, nb)
+    if cmat is not None:
         cross = (cmat / wa[:, None]).T @ cmat
     else:
         cmat = sparse.csr_matrix((np.ones(n) if w is None else w, (a, b)), shape=(na, nb))
@@ -266,13 +273,14 @@ def demean(
     *,
     tol: float = 1e-10,
     maxiter: int = 10_000,
+    overwrite: bool = False,
 ) -> Absorbed:
     """Residualise the columns of ``x`` on one or more sets of fixed effects.
 
     Parameters
     ----------
     x
-        Array of shape ``(n,)`` or ``(n, k)``; it is not modified.
+        Array of shape ``(n,)`` or ``(n, k)``; it is not modified unless ``overwrite``.
     fe
         One integer code array of length ``n`` or a sequence of them (or an
         ``(n, m)`` integer array); ``None`` or ``[]`` returns ``x`` unchanged.
@@ -284,6 +292,10 @@ def demean(
         1), is below ``tol`` (not used by the exact one- and two-set paths).
     maxiter
         Maximum number of sweeps.
+    overwrite
+        Allow the result to be written into ``x`` when it is a 2-D
+        Fortran-ordered float64 array (saves one copy of the matrix);
+        otherwise ``x`` is never modified.
 
     Returns
     -------
@@ -335,7 +347,10 @@ def demean(
     """
     x = np.asarray(x, dtype=float)
     # column-major: every kernel below works on one contiguous column at a time
-    out = np.array(x.reshape(x.shape[0], -1), order="F", copy=True)
+    if overwrite and x.ndim == 2 and x.flags.f_contiguous and x.flags.writeable:
+        out = x
+    else:
+        out = np.array(x.reshape(x.shape[0], -1), order="F", copy=True)
     n = out.shape[0]
     codes = _as_codes(fe, n)
     w = None if weights is None else np.asarray(weights, dtype=float)
@@ -347,9 +362,12 @@ def demean(
     wsums = [np.bincount(c, weights=w) if w is not None else cnt.astype(float)
              for c, cnt in zip(codes, counts, strict=True)]
     n_levels = tuple(int(s.size) for s in wsums)
-    labels = None
+    labels, pair, pair_counts = None, None, None
+    if len(codes) == 2 and n_levels[0] * n_levels[1] <= 2 * n + 1024:
+        pair = codes[0] * n_levels[1] + codes[1]
+        pair_counts = np.bincount(pair, minlength=n_levels[0] * n_levels[1]).reshape(n_levels)
     if len(codes) >= 2:
-        n_comp, labels = _components(codes[0], codes[1])
+        n_comp, labels = _components(codes[0], codes[1], pair_counts)
         redundant = n_comp + len(codes) - 2
     else:
         redundant = 0
@@ -365,7 +383,13 @@ def demean(
         # exact: eliminate the many-level set, solve for the few-level one
         many, few = (0, 1) if n_levels[0] >= n_levels[1] else (1, 0)
         lab = labels if many == 0 else np.r_[labels[n_levels[0]:], labels[:n_levels[0]]]
-        if _two_way_direct(out, codes[many], codes[few], w, wsums[many], wsums[few], lab):
+        cmat = None
+        if pair is not None:
+            cmat = (pair_counts.astype(float) if w is None else
+                    np.bincount(pair, weights=w, minlength=pair_counts.size).reshape(n_levels))
+            cmat = cmat if many == 0 else cmat.T
+        del pair, pair_counts
+        if _two_way_direct(out, codes[many], codes[few], w, wsums[many], wsums[few], lab, cmat):
             return Absorbed(out, n_levels, fe_dof, single, 1, True)
 
     iterations, converged = 0, True

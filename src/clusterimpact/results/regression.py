@@ -65,8 +65,8 @@ class RegressionResult(Result):
         :math:`\\hat\\beta - \\beta \\approx` its mean.
         """
         est = cls._estimate_vcov(fit, cluster, vcov, vcov_options)
-        w = np.ones(fit.n) if fit.weights is None else np.asarray(fit.weights, dtype=float)
-        influence = fit.n * (fit.x * (w * fit.resid)[:, None]) @ fit.bread
+        we = fit.resid if fit.weights is None else np.asarray(fit.weights, dtype=float) * fit.resid
+        influence = fit.n * (fit.x * we[:, None]) @ fit.bread
         meta = dict(info or {})
         meta.update(_vcov_info(est))
         return cls(keys=keys, estimate=estimate, vcov=est.cov, alpha=alpha, dof=est.df,
