@@ -73,3 +73,18 @@ def test_twfe_collinear_covariates_error_names_the_covariate():
             ci.twfe(panel(df), "y", covariates=["x", "x2"])
         with pytest.raises(ci.EstimationError, match=r"Regressor\(s\) 'z' are collinear"):
             ci.twfe(panel(df), "y", covariates=["z"])  # time-invariant: absorbed by the unit effects
+
+
+@pytest.mark.parametrize("covariates", [None, ["x"]])
+def test_att_gt_by_with_a_last_subgroup_without_treated_units(covariates):
+    # subgroup 'm' (sorted last) has no treated unit: the cell masks were one subgroup short
+    # (ValueError from matmul without covariates, IndexError risk with them)
+    df = staggered_frame()
+    df["sex"] = np.where(df["g"] > 0, "f", np.where(df["id"] % 2 == 0, "f", "m"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        res = ci.att_gt(panel(df), "y", by="sex", covariates=covariates)
+        tab = res.tidy()
+        assert set(tab["sex"]) == {"f"} and np.isfinite(tab["estimate"]).any()
+        plain = ci.att_gt(panel(df[df["sex"] == "f"]), "y", covariates=covariates).tidy()
+    np.testing.assert_allclose(tab["estimate"], plain["estimate"], rtol=1e-10)

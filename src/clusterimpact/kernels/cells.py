@@ -301,11 +301,15 @@ def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
     return np.asarray(agg @ np.asarray(influence)), row_cluster, block_row
 
 
-def _cell_sets(plan: CellPlan, n_cohorts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean (k, n_cg) masks of the treated and comparison subgroup-cohort codes."""
+def _cell_sets(plan: CellPlan, n_cohorts: int, n_cg: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (k, n_cg) masks of the treated and comparison subgroup-cohort codes.
+
+    ``n_cg`` is the number of subgroup-cohort codes in the data: the last
+    subgroups may have no cell (no treated unit) and still hold codes.
+    """
     k = plan.cohort.size
     n_groups = int(plan.group.max()) + 1 if k else 1
-    treated = np.zeros((k, n_groups * n_cohorts), dtype=bool)
+    treated = np.zeros((k, max(n_groups * n_cohorts, n_cg)), dtype=bool)
     treated[np.arange(k), plan.group * n_cohorts + plan.cohort] = True
     control = np.zeros_like(treated)
     for grp in np.unique(plan.group):
@@ -395,8 +399,8 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     k = plan.cohort.size
     ycg = segment_sums(ysum, layout.cg_start)
     wcg = segment_sums(wsum, layout.cg_start)
-    treated, control = _cell_sets(plan, n_cohorts)
     n_cg = layout.cg_start.size - 1
+    treated, control = _cell_sets(plan, n_cohorts, n_cg)
     treated, control = treated[:, :n_cg], control[:, :n_cg]
     dcg = ycg[:, plan.time] - ycg[:, plan.base]  # (n_cg, k) sums of w * long difference
     s_t = treated.astype(float) @ wcg
@@ -472,8 +476,8 @@ def rc_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, n_periods:
     n_cgp = layout.cg_start.size - 1
     yc = segment_sums(ysum, layout.cg_start).reshape(-1, n_periods)
     wc = segment_sums(wsum, layout.cg_start).reshape(-1, n_periods)
-    treated, control = _cell_sets(plan, n_cohorts)
     n_cg = n_cgp // n_periods
+    treated, control = _cell_sets(plan, n_cohorts, n_cg)
     treated, control = treated[:, :n_cg], control[:, :n_cg]
     tf, cf = treated.astype(float), control.astype(float)
     s = {}
@@ -594,7 +598,7 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: 
     k = plan.cohort.size
     n_units = ywide.shape[0]
     fn = _kernels(method, True)
-    treated, control = _cell_sets(plan, n_cohorts)
+    treated, control = _cell_sets(plan, n_cohorts, int(unit_cg.max()) + 1 if unit_cg.size else 0)
     att = np.full(k, np.nan)
     infl = np.zeros((n_units, k))
     reason = np.full(k, "", dtype=object)
@@ -644,7 +648,7 @@ def kernel_rc_cells(y: np.ndarray, x: np.ndarray, weight: np.ndarray, row_cg: np
     """
     k = plan.cohort.size
     fn = _kernels(method, False)
-    treated, control = _cell_sets(plan, n_cohorts)
+    treated, control = _cell_sets(plan, n_cohorts, int(row_cg.max()) + 1 if row_cg.size else 0)
     att = np.full(k, np.nan)
     infl = np.zeros((y.size, k))
     reason = np.full(k, "", dtype=object)
