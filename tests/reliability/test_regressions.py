@@ -88,3 +88,16 @@ def test_att_gt_by_with_a_last_subgroup_without_treated_units(covariates):
         assert set(tab["sex"]) == {"f"} and np.isfinite(tab["estimate"]).any()
         plain = ci.att_gt(panel(df[df["sex"] == "f"]), "y", covariates=covariates).tidy()
     np.testing.assert_allclose(tab["estimate"], plain["estimate"], rtol=1e-10)
+
+
+def test_ddd_aggregate_without_estimable_cells_raises_instead_of_nan():
+    df = staggered_frame()
+    df["g"] = np.where(df["g"] == 0, 2004, df["g"])  # no never-treated comparison: every cell empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.EstimationWarning)
+        res = ci.ddd(panel(df), "y", subgroup="sex", target="f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from 0/0 either
+        for kind in ("simple", "group", "dynamic"):
+            with pytest.raises(ci.SpecificationError, match="No estimable"):
+                res.aggregate(kind)

@@ -128,6 +128,12 @@ class DDDResult(Result):
 
         keys, est, cols = [], [], []
         post = ok & (t >= g)
+        if kind in ("simple", "group") and not post.any():
+            raise SpecificationError(
+                f"No estimable post-treatment DDD cell for the {kind!r} aggregation: see the "
+                "warnings (and tidy()) of the cell estimates for why each one is missing.")
+        if kind == "dynamic" and not ok.any():
+            raise SpecificationError("No estimable DDD cell for the 'dynamic' aggregation.")
         if kind == "simple":
             theta, col = combine(np.flatnonzero(post))
             keys.append({}), est.append(theta), cols.append(col)
