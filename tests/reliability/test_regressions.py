@@ -101,3 +101,15 @@ def test_ddd_aggregate_without_estimable_cells_raises_instead_of_nan():
         for kind in ("simple", "group", "dynamic"):
             with pytest.raises(ci.SpecificationError, match="No estimable"):
                 res.aggregate(kind)
+
+
+def test_one_cluster_and_exact_fit_raise_instead_of_zerodivision():
+    df = staggered_frame().assign(c=0)
+    p = ci.Panel(df, unit="id", time="t", cohort="g", cluster="c")
+    for fit in (lambda: ci.twfe(p, "y"), lambda: ci.event_study(p, "y"),
+                lambda: ci.event_study(p, "y", method="sun_abraham")):
+        with pytest.raises(ci.SpecificationError, match="at least two clusters"):
+            fit()
+    tiny = staggered_frame().query("id in (0, 6) and t in (2000, 2002)")
+    with pytest.raises(ci.EstimationError, match="No residual degrees of freedom"):
+        ci.twfe(panel(tiny), "y", vcov="HC1")

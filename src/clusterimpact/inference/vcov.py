@@ -71,7 +71,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from clusterimpact.errors import FewClustersWarning, SpecificationError, suggest
+from clusterimpact.errors import EstimationError, FewClustersWarning, SpecificationError, suggest
 from clusterimpact.kernels.demean import _dense_codes, demean, fe_redundancies, is_nested
 
 __all__ = ["CR1", "CR2", "CR3", "HC1", "VCOV_ESTIMATORS", "VcovData", "VcovEstimate",
@@ -133,6 +133,14 @@ class VcovData:
         levels = sum(int(np.count_nonzero(np.bincount(f))) if f.dtype.kind in "iu" and f.min() >= 0
                      else int(np.unique(f).size) for f in kept)
         return levels - fe_redundancies(kept)
+
+
+def _check_residual_dof(n: int, big_k: int) -> None:
+    if n <= big_k:
+        raise EstimationError(
+            f"No residual degrees of freedom: {n} observation(s) for {big_k} parameters (coefficients "
+            "and fixed-effect levels), so the regression fits the data exactly and has no standard "
+            "error. More units or periods are needed.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +242,7 @@ class HC1(VcovEstimator):
         d = self.data
         xs, es = self._scaled()
         n, big_k = d.n, d.k + d.fe_dof()
+        _check_residual_dof(n, big_k)
         meat = (xs * es[:, None] ** 2).T @ xs
         cov = n / (n - big_k) * d.bread @ meat @ d.bread
         return VcovEstimate(cov, np.full(d.k, float(n - big_k)), self.name, None,
@@ -312,6 +321,8 @@ class CR1(VcovEstimator):
             if fixef_k == "nested":
                 exclude = sorted({j for c in range(cl.shape[1]) for j in self._nested(cl[:, c])})
             big_k = d.k + d.fe_dof(exclude)
+        if adj:
+            _check_residual_dof(d.n, big_k)
         small = (d.n - 1) / (d.n - big_k) if adj else 1.0
         cov = np.zeros((d.k, d.k))
         for (codes, g), sign in zip(dims, signs, strict=True):
@@ -545,4 +556,10 @@ def compute_vcov(name: str, data: VcovData, cluster: np.ndarray | None = None,
         choices = ", ".join(repr(k) for k in VCOV_ESTIMATORS)
         raise SpecificationError(
             f"Unknown vcov {name!r}; choose one of {choices}.{suggest(key, VCOV_ESTIMATORS)}")
+    if key != "HC1" and cluster is not None:
+        codes = np.asarray(cluster).reshape(len(cluster), -1)
+        if codes.shape[0] and min(np.unique(codes[:, j]).size for j in range(codes.shape[1])) < 2:
+            raise SpecificationError(
+                f"{key} standard errors need at least two clusters; every observation here is in "
+                "one cluster. Use vcov='HC1', or give the Panel a finer cluster= (e.g. the unit).")
     return VCOV_ESTIMATORS[key](data, cluster, **kwargs).compute()

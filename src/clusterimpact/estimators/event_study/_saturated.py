@@ -121,6 +121,8 @@ def saturated_cells(s: Sample, bins: np.ndarray, vcov: str) -> SaturatedFit | No
     # CR1 exactly as the registry computes it for the regression
     present = np.bincount(cl, minlength=g_all) > 0
     g = int(present.sum())
+    if g < 2:  # no cluster-robust variance: the regression path raises the clear error
+        return None
     warn_few_clusters(g, stacklevel=4)
     kept = [f for f in s.fe if not is_nested(f, cl)]
     if len(kept) == 1:
