@@ -4,13 +4,17 @@ CI installs Debian's ``chromium`` (see .ci/run); where no Chromium is on the mac
 is skipped with that reason.
 """
 
+import dataclasses
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from clusterimpact.report.demo import run_demo
+from clusterimpact.report.evaluation import run_evaluation
+from clusterimpact.report.spec import load_spec
 
 PROBE = """
 <script>
@@ -42,9 +46,7 @@ def _render(browser: str, page) -> tuple[str, str]:
     return done.stdout, done.stderr
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine (CI installs it)")
-def test_demo_report_renders_in_chromium(tmp_path):
-    path = run_demo(tmp_path / "demo")
+def _check_renders(path) -> None:
     html = path.read_text(encoding="utf-8")
     probe = path.with_name("probe.html")
     probe.write_text(html.replace("</head>", PROBE + "</head>", 1), encoding="utf-8")
@@ -59,3 +61,25 @@ def test_demo_report_renders_in_chromium(tmp_path):
     console_errors = [line for line in log.splitlines()
                       if "CONSOLE" in line and ("Uncaught" in line or "ERROR" in line)]
     assert not console_errors, console_errors
+
+
+needs_chromium = pytest.mark.skipif(_chromium() is None,
+                                    reason="no Chromium on this machine (CI installs it)")
+
+
+@needs_chromium
+def test_demo_report_renders_in_chromium(tmp_path):
+    _check_renders(run_demo(tmp_path / "demo"))
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
+
+
+@needs_chromium
+@pytest.mark.parametrize("spec_path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_reports_render_in_chromium(tmp_path, spec_path):
+    spec = dataclasses.replace(load_spec(spec_path), output_folder=tmp_path / "out",
+                               formats=("html",))
+    outcome = run_evaluation(spec)
+    assert not outcome.failed, outcome.failures
+    _check_renders(tmp_path / "out" / "report.html")
