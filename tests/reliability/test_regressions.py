@@ -113,3 +113,14 @@ def test_one_cluster_and_exact_fit_raise_instead_of_zerodivision():
     tiny = staggered_frame().query("id in (0, 6) and t in (2000, 2002)")
     with pytest.raises(ci.EstimationError, match="No residual degrees of freedom"):
         ci.twfe(panel(tiny), "y", vcov="HC1")
+
+
+def test_att_gt_unbalanced_panel_with_no_complete_unit_raises():
+    # every unit misses a period: balancing (as R did does) leaves nobody; used to be a numpy
+    # "zero-size array to reduction" ValueError
+    df = staggered_frame()
+    df = df[df["t"] != 2000 + df["id"] % 5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.DroppedRowsWarning)
+        with pytest.raises(ci.SpecificationError, match="No units left"):
+            ci.att_gt(panel(df), "y")

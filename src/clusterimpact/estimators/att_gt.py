@@ -167,7 +167,7 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
     first = panel.period_values[period_keep][0]
     exclude_latest = None
     alive = unit_keep & (np.isinf(cohort) | (cohort > first + cfg.anticipation))
-    if not np.isinf(cohort[alive]).any():
+    if alive.any() and not np.isinf(cohort[alive]).any():
         latest = float(cohort[alive].max())
         cutoff = latest - cfg.anticipation
         period_keep &= panel.period_values < cutoff
