@@ -110,3 +110,18 @@ def test_love_plot_draws_both_samples():
     ax = love_plot(t)
     assert len(ax.collections) == 2
     assert [x.get_text() for x in ax.get_legend().get_texts()] == ["before", "after"]
+
+
+def test_balance_tables_export_to_latex_and_markdown():
+    """Issue 6: balance tables (before and after matching) export to LaTeX and Markdown."""
+    import clusterimpact as ci
+
+    df = ci.datasets.load("nsw_lalonde")
+    df = df[((df["dwincl"] == 1) & (df["treated"] == 1)) | (df["sample"] == 2)]
+    df = df.assign(t=(df["treated"] == 1).astype(int))
+    tab = ci.balance(df, treatment="t", covariates=["age", "educ", "re75"])
+    assert "\\toprule" in tab.to_latex() or "\\begin{tabular}" in tab.to_latex()
+    assert tab.to_markdown().startswith("|")
+    m = ci.match(df, treatment="t", covariates=["age", "educ", "re75"], method="ipw")
+    after = m.balance()
+    assert after.to_markdown().count("\n") >= len(after)
