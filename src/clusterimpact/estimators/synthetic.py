@@ -240,7 +240,7 @@ def _finish(design: _ScDesign, t0: int, *, placebo: bool, alpha: float, t_end: i
         ests = np.array([f.estimate for f in fits])
         gaps = np.vstack([f.gap for f in fits])
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = np.array([f.post_rmspe / f.pre_rmspe for f in [fit, *fits]])
+            ratios = np.divide(*np.array([[f.post_rmspe, f.pre_rmspe] for f in [fit, *fits]]).T)
         rank = 1 + (ratios[1:] >= ratios[0]).sum()
         p_perm = rank / (donors.size + 1)
         se = float(np.sqrt(np.mean((ests - ests.mean()) ** 2)))
