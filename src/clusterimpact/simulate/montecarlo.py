@@ -247,7 +247,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("block", "block design for synthetic DiD: 30 firm-level clusters, 9 treated from period 6 "
            "of 8, heterogeneous dynamic effects", "staggered_basic",
            {"n_clusters": 30, "level": "firm", "firms_per_cluster": 1, "cohorts": (6,),
-            "never_share": 0.7}, reps=500, checks=(
+            "never_share": 0.7}, reps=300, checks=(
                Check("synthetic_did placebo SE", _sdid("placebo")),
                Check("synthetic_did jackknife SE", _sdid("jackknife")),
            )),
@@ -267,7 +267,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
                Check("att_gt simple analytic", _pvalue(_p_att_analytic), claims="", note=_FEW),
                Check("att_gt simple score wild bootstrap", _pvalue(_p_att_wild), claims="size"),
                Check("att_gt simple randomization inference", _pvalue(_p_att_ri), claims="size",
-                     max_reps=400),
+                     max_reps=300),
            )),
 )}
 
@@ -313,7 +313,8 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
     """
     checks = {(d.name, c.name): c for d in DESIGNS.values() for c in d.checks}
     out = []
-    records = records.assign(target=records["target"].fillna("").astype(str))
+    target = records["target"].astype(object)
+    records = records.assign(target=target.where(target.notna(), "").astype(str))
     for (design, name), frame in records.groupby(["design", "check"], sort=False):
         check = checks.get((design, name), Check(name, _att_dynamic))
         row: dict[str, Any] = {"design": design, "check": name, "reps": int(frame["rep"].nunique()),
@@ -444,9 +445,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20250101)
     parser.add_argument("--out", default="docs/montecarlo.md")
     parser.add_argument("--records", default=None, help="also write the per-replication CSV here")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="CSV",
+                        help="do not simulate: build the table from --records files of earlier runs "
+                             "(e.g. designs run in parallel processes)")
     args = parser.parse_args(argv)
-    records, summary = run(args.design, scale=args.scale, seed=args.seed, progress=True)
-    if args.records:
+    if args.merge:
+        records = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.merge],
+                            ignore_index=True)
+        order = {name: i for i, name in enumerate(DESIGNS)}
+        records = records.sort_values("design", key=lambda s: s.map(order), kind="stable")
+        summary = summarise(records)
+    else:
+        records, summary = run(args.design, scale=args.scale, seed=args.seed, progress=True)
+    if args.records and not args.merge:
         records.to_csv(args.records, index=False)
     command = "python -m clusterimpact.simulate.montecarlo" + (
         f" --scale {args.scale:g}" if args.scale != 1 else "")
