@@ -433,3 +433,30 @@ def test_sdid_point_estimate_at_scale():
     p = ci.Panel(df, unit="u", time="t", treatment="d")
     res = ci.synthetic_did(p, "y", reps=0)
     assert abs(res.estimate[0] - 2.0) < 0.5
+
+
+def test_constant_donor_with_perfect_fit_gives_infinite_ratio_not_crash():
+    """A donor whose outcome is constant and matched exactly has pre-RMSPE 0: ratio inf, no crash."""
+    import warnings
+
+    rows = []
+    for u in range(6):
+        for t in range(10):
+            y = 1.0 if u == 1 else 0.2 + 0.05 * u + 0.01 * t + (0.3 if (u == 0 and t >= 6) else 0)
+            rows.append({"u": u, "t": t, "y": y, "d": int(u == 0 and t >= 6)})
+    p = ci.Panel(pd.DataFrame(rows), unit="u", time="t", treatment="d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ci.synthetic_control(p, "y")
+    assert np.isfinite(res.estimate[0])
+
+
+def test_hull_warning_advice_fits_the_estimator():
+    from clusterimpact.estimators._synthetic_common import ConvexHullWarning, hull_check
+
+    y0 = np.array([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.warns(ConvexHullWarning, match="demean=True"):
+        hull_check(np.array([2.0, 2.0]), y0, 1.0, "synthetic_control")
+    with pytest.warns(ConvexHullWarning) as rec:
+        hull_check(np.array([2.0, 2.0]), y0, 1.0, "synthetic_did")
+    assert "demean" not in str(rec[0].message)

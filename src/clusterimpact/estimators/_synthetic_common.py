@@ -162,12 +162,16 @@ def hull_check(y1_pre: np.ndarray, y0_pre: np.ndarray, rmspe: float, what: str,
     below = y1_pre < y0_pre.min(axis=0)
     share = float((above | below).mean())
     if share > min_share:
+        advice = ("consider demean=True, synthetic_did or a different outcome scale"
+                  if what == "synthetic_control" else
+                  "the unit weights cannot reproduce its path; consider a different outcome "
+                  "scale, fewer pre-periods or different donors")
         warnings.warn(
             f"{what}: the treated unit is outside the convex hull of the donors"
             f"{' (after removing pre-period means)' if demeaned else ''}: above the largest donor in "
             f"{above.mean():.0%} and below the smallest in {below.mean():.0%} of the pre-treatment "
-            f"periods; pre-treatment RMSPE {rmspe:.4g}. The synthetic path extrapolates; consider "
-            "demean=True, synthetic_did or a different outcome scale.",
+            f"periods; pre-treatment RMSPE {rmspe:.4g}. The synthetic path extrapolates; "
+            f"{advice}.",
             ConvexHullWarning, stacklevel=stacklevel)
     return share
 
