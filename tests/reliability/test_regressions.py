@@ -124,3 +124,19 @@ def test_att_gt_unbalanced_panel_with_no_complete_unit_raises():
         warnings.simplefilter("ignore", ci.DroppedRowsWarning)
         with pytest.raises(ci.SpecificationError, match="No units left"):
             ci.att_gt(panel(df), "y")
+
+
+@pytest.mark.parametrize("method", ["twfe", "sun_abraham"])
+def test_event_study_reference_not_observed_raises(method):
+    # waves 2000, 2002, 2005: relative period -1 never occurs. The regression then dropped a
+    # post-period dummy as collinear and reported every estimate relative to it (effect ~ 0)
+    df = staggered_frame(n_units=20, n_periods=6)
+    df = df[df["t"].isin([2000, 2002, 2005])].copy()
+    df["g"] = df["g"].replace({2003: 2005, 2004: 2005})
+    p = panel(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        with pytest.raises(ci.SpecificationError, match=r"reference=-1 is not an observed.*reference=-2"):
+            ci.event_study(p, "y", method=method)
+        res = ci.event_study(p, "y", method=method, reference=-2).tidy()
+    assert -2 not in set(res["event_time"]) and 0 in set(res["event_time"])

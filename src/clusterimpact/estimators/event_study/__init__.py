@@ -212,6 +212,16 @@ def event_study(
     group = group[keep]
     big_l, big_r = window(sample.event, leads, lags)
     finite = sample.event[np.isfinite(sample.event)]
+    if method != "imputation" and reference is not None and finite.size:
+        seen = np.unique(np.clip(finite, -big_l, big_r) if bin_endpoints else finite)
+        pre = seen[seen < 0]
+        if pre.size and not np.isin(reference, seen):
+            # without its reference the dummies are collinear and one post period would be
+            # dropped instead: every estimate would silently be relative to that period
+            raise SpecificationError(
+                f"reference={reference:g} is not an observed relative period (treated units are "
+                f"observed at {', '.join(f'{v:g}' for v in pre)} before treatment; survey waves "
+                f"with gaps?). Choose an observed pre-period, e.g. reference={pre.max():g}.")
     n_pre_max = float(max(0.0, -finite.min()))
     by_names = [by] if isinstance(by, str) else list(by or [])
     fits: list[MethodFit] = []
