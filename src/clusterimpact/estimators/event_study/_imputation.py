@@ -44,7 +44,7 @@ from scipy import linalg, sparse
 from clusterimpact.errors import DroppedRowsWarning, EstimationError
 from clusterimpact.estimators.event_study._common import MethodFit, Sample
 from clusterimpact.estimators.event_study._regression import _design, _ols_fe
-from clusterimpact.kernels.demean import demean
+from clusterimpact.kernels.demean import _dense_codes, demean
 
 __all__ = ["FirstStage", "first_stage", "fit_imputation", "fit_two_stage"]
 
@@ -185,8 +185,10 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
     # auxiliary tau-bar: v^2-weighted (here w^2: v is w / N_h within a cell) mean by (cohort, period)
     w = s.weights()
     valid = codes >= 0
-    cell_key = np.unique(np.column_stack([s.cohort[valid], s.time[valid]]), axis=0,
-                         return_inverse=True)[1].ravel()
+    cohort_code = np.unique(s.cohort[valid], return_inverse=True)[1].ravel()
+    time_code = np.unique(s.time[valid], return_inverse=True)[1].ravel()
+    # (cohort, period) cells numbered in lexicographic order, as np.unique(..., axis=0) would
+    cell_key = _dense_codes(cohort_code * (int(time_code.max()) + 1) + time_code)
     w2 = w[valid] ** 2
     tau_bar = (np.bincount(cell_key, weights=w2 * fs.resid[valid]) / np.bincount(cell_key, weights=w2))
     centre = np.full(s.n, np.nan)
