@@ -145,6 +145,17 @@ class _FixedEffectTerm:
     pinv: np.ndarray      # (L, L): (D_m' M_{D_n} D_m)^+
 
 
+def _pinv(gram: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of the partialled dummy Gram matrix.
+
+    It is singular (one null direction per connected component of the fixed
+    effects), and its null eigenvalues come out as rounding noise of order
+    :math:`10^{-16}` times the largest one; they are cut at :math:`10^{-10}`
+    relative, so the noise is not inverted into a spurious huge component.
+    """
+    return np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+
+
 def _fe_term(x: np.ndarray, u: np.ndarray, fe: Sequence[np.ndarray],
              weights: np.ndarray | None, codes: np.ndarray, g: int) -> tuple[_FixedEffectTerm | None, str]:
     flags = [_nested(f, codes) for f in fe]
@@ -172,12 +183,26 @@ def _fe_term(x: np.ndarray, u: np.ndarray, fe: Sequence[np.ndarray],
         for j in range(k):
             xd[:, j, :] += np.bincount(pair, weights=x[:, j] * w, minlength=g * n_levels).reshape(g, n_levels)
         ud += np.bincount(pair, weights=u * w, minlength=g * n_levels).reshape(g, n_levels)
-    dense = sparse.csr_matrix((np.ones(x.shape[0] * len(levels)),
-                               (np.tile(np.arange(x.shape[0]), len(levels)), np.concatenate(levels))),
-                              shape=(x.shape[0], n_levels))
-    gram = (dense.T @ sparse.diags(w) @ dense).toarray()
+    n = x.shape[0]
+    # D_m'WD_m by bincounts over pairs of levels (block-diagonal for one set)
+    gram = np.zeros((n_levels, n_levels))
+    for la in levels:
+        for lb in levels:
+            gram += np.bincount(la * n_levels + lb, weights=w, minlength=n_levels ** 2
+                                ).reshape(n_levels, n_levels)
     if len(nested) == 1:
         c, n_c = _dense(nested[0])
+        if n_c * n_levels <= 2 * n + 1024:
+            # (nested level x cross level) weight sums, then D_m'W D_n (D_n'W D_n)^{-1} D_n'W D_m
+            cmat = sum(np.bincount(c * n_levels + lev, weights=w, minlength=n_c * n_levels)
+                       for lev in levels).reshape(n_c, n_levels)
+            wsum = np.bincount(c, weights=w, minlength=n_c)
+            gram -= (cmat / wsum[:, None]).T @ cmat
+            return _FixedEffectTerm(xd, ud, _pinv(gram)), ""
+    dense = sparse.csr_matrix((np.ones(n * len(levels)),
+                               (np.tile(np.arange(n), len(levels)), np.concatenate(levels))),
+                              shape=(n, n_levels))
+    if len(nested) == 1:
         rows = sparse.csr_matrix((w, (c, np.arange(x.shape[0]))), shape=(n_c, x.shape[0]))
         cmat = rows @ dense
         wsum = np.bincount(c, weights=w)
@@ -187,7 +212,7 @@ def _fe_term(x: np.ndarray, u: np.ndarray, fe: Sequence[np.ndarray],
             block = dense[:, start:start + 16].toarray()
             resid = demean(block, nested, weights).values
             gram[:, start:start + 16] = (dense.T @ (resid * w[:, None]))
-    return _FixedEffectTerm(xd, ud, np.linalg.pinv(gram, hermitian=True)), ""
+    return _FixedEffectTerm(xd, ud, _pinv(gram)), ""
 
 
 @dataclass(frozen=True, eq=False)
