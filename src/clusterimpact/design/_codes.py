@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RowArrays", "duplicate_rows", "factorize", "infer_freq", "plain", "readonly", "sorted_unique",
-           "unit_values"]
+__all__ = ["RowArrays", "duplicate_rows", "factorize", "infer_freq", "plain", "readonly", "sorted_grid",
+           "sorted_unique", "unit_values"]
 
 
 def readonly(array: np.ndarray) -> np.ndarray:
@@ -67,6 +67,55 @@ def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | 
             return rank[shifted], uniques
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), uniques
+
+
+def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Codes of integer ids and periods whose rows form a sorted unit-by-period grid, else ``None``.
+
+    The grid: rows sorted by unit, each unit observed once in every period of
+    the full integer range ``min(time)..max(time)``, in period order (row
+    ``i * T + t`` is unit ``i`` in period ``t``), so there are no duplicates and
+    the panel is balanced. Recognised with a few vectorised passes and
+    coded without hashing; ids already numbered ``0..n-1`` (int64) are their
+    own codes (a read-only view, no copy).
+
+    Returns ``(unit_code, unit_labels, time_code, periods)``.
+
+    Examples
+    --------
+    >>> uc, labels, tc, periods = sorted_grid(np.array([4, 4, 9, 9]), np.array([1, 2, 1, 2]))
+    >>> uc.tolist(), labels.tolist(), tc.tolist(), periods.tolist()
+    ([0, 0, 1, 1], [4, 9], [0, 1, 0, 1], [1, 2])
+    >>> sorted_grid(np.array([4, 4, 9, 9]), np.array([1, 2, 2, 1])) is None
+    True
+    """
+    if not (plain(unit.dtype, "iu") and plain(time.dtype, "iu")):
+        return None
+    unit, time = np.asarray(unit), np.asarray(time)
+    n = unit.size
+    if n < 2 or unit.ndim != 1 or time.shape != (n,):
+        return None
+    low, high = time.min(), time.max()
+    width = int(high) - int(low) + 1
+    if n % width or not (unit[1:] >= unit[:-1]).all():
+        return None
+    first, last = unit[::width], unit[width - 1::width]
+    # sorted ids, constant over each run of `width` rows, distinct between runs: one unit per run
+    if not (np.array_equal(first, last) and (first[1:] > first[:-1]).all()):
+        return None
+    periods = np.arange(low, high + 1, dtype=time.dtype)
+    if not (time.reshape(-1, width) == periods).all():
+        return None
+    n_units = first.size
+    if unit.dtype == np.int64 and first[0] == 0 and first[-1] == n_units - 1:
+        unit_code = unit.view()  # distinct sorted 0..n-1: the ids are the codes
+    elif int(first[-1]) - int(first[0]) == n_units - 1:
+        unit_code = (unit - first[0]).astype(np.int64, copy=False)
+    else:
+        unit_code = np.repeat(np.arange(n_units, dtype=np.int64), width)
+    time_code = (time - low).astype(np.int64, copy=False) if low or time.dtype != np.int64 else time.view()
+    return unit_code, first.copy(), time_code, periods
 
 
 def plain(dtype: Any, kinds: str) -> bool:
@@ -142,6 +191,20 @@ class RowArrays:
     estimator asks (a Panel sets them eagerly when they come from the data,
     e.g. float periods or repeated cross-sections).
     """
+
+    @cached_property
+    def cluster_code(self) -> np.ndarray:
+        """Cluster code of each row (a Panel of sorted grid rows derives it from the units').
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.cluster_code[:6].tolist()
+        [0, 0, 0, 0, 0, 1]
+        """
+        return readonly(self.unit_cluster[self.unit_code])
 
     @cached_property
     def time_value(self) -> np.ndarray:

@@ -177,7 +177,14 @@ class Panel(_codes.RowArrays):
     def _encode(self) -> None:
         frame = self.data
         n = len(frame)
-        time_value, periods, period_values, time_code = self._encode_time(frame[self.time])
+        # integer ids and periods in sorted unit-by-period grid order: coded without hashing
+        grid = None if self.unit is None else _codes.sorted_grid(frame[self.unit], frame[self.time])
+        if grid is None:
+            time_value, periods, period_values, time_code = self._encode_time(frame[self.time])
+        else:
+            unit_code, unit_labels, time_code, periods = grid
+            time_value, period_values = None, periods.astype(float)
+            periods = pd.Index(periods, name=self.time)
         self._set("periods", periods)
         self._set("period_values", _codes.readonly(period_values))
         self._set("time_code", _codes.readonly(time_code.astype(np.int64, copy=False)))
@@ -186,30 +193,37 @@ class Panel(_codes.RowArrays):
 
         if self.unit is None:
             unit_code, unit_labels = np.arange(n, dtype=np.int64), pd.RangeIndex(n)
-        else:
+        elif grid is None:
             unit_code, unit_labels = _codes.factorize(frame[self.unit])
-            unit_labels = pd.Index(unit_labels, name=self.unit)
         self._set("unit_code", _codes.readonly(unit_code))
-        self._set("unit_labels", unit_labels)
-        self._set("_grid", False)  # rows ordered by (unit, time), balanced: see _check_duplicates
-        if self.unit is not None:
+        self._set("unit_labels", unit_labels if self.unit is None else pd.Index(unit_labels, name=self.unit))
+        self._set("_grid", grid is not None)  # rows ordered by (unit, time), balanced
+        if self.unit is not None and grid is None:
             self._check_duplicates()
 
+        by_unit = None
         if self.cluster is None or self.cluster == self.unit:
             cluster_code, cluster_labels = unit_code, unit_labels
             if self.unit is not None:
                 self._set("unit_cluster", _codes.readonly(np.arange(len(unit_labels), dtype=np.int64)))
-        else:
+        elif grid is not None and _codes.plain(frame[self.cluster].dtype, "iu"):
+            by_unit = _codes.unit_values(frame[self.cluster].to_numpy(), unit_code, len(unit_labels), True)
+        if by_unit is not None:  # integer clusters constant within unit: row codes on first use
+            by_unit, cluster_labels = _codes.factorize(by_unit)
+            cluster_code = None
+            self._set("unit_cluster", _codes.readonly(by_unit))
+        elif self.cluster is not None and self.cluster != self.unit:
             cluster_code, cluster_labels = _codes.factorize(frame[self.cluster])
-            cluster_labels = pd.Index(cluster_labels, name=self.cluster)
             if self.unit is not None:
                 by_unit = _codes.unit_values(cluster_code, unit_code, len(unit_labels), self._grid)
                 if by_unit is None:
                     self._check_constant_within_unit(cluster_code.astype(float), self.cluster,
                                                      "cluster", "Units must be nested in clusters.")
                 self._set("unit_cluster", _codes.readonly(by_unit))
-        self._set("cluster_code", _codes.readonly(cluster_code))
-        self._set("cluster_labels", cluster_labels)
+        if cluster_code is not None:
+            self._set("cluster_code", _codes.readonly(cluster_code))
+        self._set("cluster_labels", pd.Index(cluster_labels, name=self.cluster)
+                  if self.cluster is not None and self.cluster != self.unit else self.unit_labels)
 
         if self.weights_column is not None:  # else ones on first use
             self._set("weights", _codes.readonly(self._encode_weights()))
@@ -394,9 +408,11 @@ class Panel(_codes.RowArrays):
         return first_treated if self.unit is not None else cohort
 
     def _check_timing(self, cohort: np.ndarray) -> np.ndarray:
-        first, last = self.period_values[0], self.period_values[-1]
-        after = np.isfinite(cohort) & (cohort > last)
-        if after.any():
+        """Warn about cohorts outside or between the observed periods; checked on distinct values."""
+        first, last, values = self.period_values[0], self.period_values[-1], self.period_values
+        distinct = _codes.sorted_unique(cohort)
+        if np.isfinite(distinct[distinct > last]).any():
+            after = np.isfinite(cohort) & (cohort > last)
             warnings.warn(
                 f"{int(np.count_nonzero(after))} unit(s) are first treated after the last "
                 f"observed period ({self.periods[-1]}); they are never treated within the data and "
@@ -404,29 +420,28 @@ class Panel(_codes.RowArrays):
                 TimingWarning, stacklevel=4,
             )
             cohort = np.where(after, _NEVER, cohort)
-        before = cohort <= first
-        if before.any():
+            distinct = _codes.sorted_unique(np.where(distinct > last, _NEVER, distinct))
+        if distinct[0] <= first:
             warnings.warn(
-                f"{int(np.count_nonzero(before))} unit(s) are treated in or before the "
+                f"{int(np.count_nonzero(cohort <= first))} unit(s) are treated in or before the "
                 f"first observed period ({self.periods[0]}): with no untreated period they "
                 "identify no effect and estimators drop them.",
                 TimingWarning, stacklevel=4,
             )
-        finite = np.isfinite(cohort)
-        pos = np.clip(np.searchsorted(self.period_values, cohort), 0, len(self.period_values) - 1)
-        between = finite & (self.period_values[pos] != cohort)
-        if between.any():
+        finite = distinct[np.isfinite(distinct)]
+        between = finite[values[np.clip(np.searchsorted(values, finite), 0, len(values) - 1)] != finite]
+        if between.size:
             warnings.warn(
-                f"{int(np.count_nonzero(between))} unit(s) have a cohort that is not an "
-                "observed period (treated between survey rounds); their first treated observation "
+                f"{int(np.count_nonzero(np.isin(cohort, between)))} unit(s) have a cohort that is not "
+                "an observed period (treated between survey rounds); their first treated observation "
                 "is the next observed period.",
                 TimingWarning, stacklevel=4,
             )
+        self._set("_distinct_cohorts", distinct)  # sorted, inf last
         return cohort
 
     def _check_comparisons(self) -> None:
-        usable = self.unit_cohort > self.period_values[0]
-        cohorts = _codes.sorted_unique(self.unit_cohort[usable])
+        cohorts = self._distinct_cohorts[self._distinct_cohorts > self.period_values[0]]
         treated = cohorts[np.isfinite(cohorts)]
         if treated.size == 0:
             raise PanelError(
@@ -612,6 +627,10 @@ class Panel(_codes.RowArrays):
     def column(self, name: str, *, role: str = "outcome") -> np.ndarray:
         """A validated numeric column as a read-only float array (NaN where missing).
 
+        A float64 column is returned as a read-only view of the frame's data,
+        not a copy (the Panel assumes, as for ``data``, that the frame is not
+        modified after it is built).
+
         Parameters
         ----------
         name
@@ -647,7 +666,8 @@ class Panel(_codes.RowArrays):
             _fail(f"Infinite values in the {role} column {name!r}: {int(bad.sum())} row(s).",
                   self.data, bad, [c for c in (self.unit, self.time) if c] + [name],
                   "Replace them (e.g. log of zero) before estimating.")
-        out = _codes.readonly(values.copy())
+        # a read-only view where the frame holds contiguous floats (never writable through it)
+        out = _codes.readonly(np.ascontiguousarray(values).view())
         self._cache[key] = out
         return out
 
