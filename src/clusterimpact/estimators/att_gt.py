@@ -370,30 +370,35 @@ def att_gt(
         raise SpecificationError("No treated cohort has a pre-treatment period in the data.")
     plan = _plan(tvals, cvals, glists, cfg)
 
-    # rows of the estimation sample
-    if sample.period_keep.all() and keep_u.all():
-        row_keep = sample.row_keep if sample.row_keep is not None else np.ones(1, dtype=bool)
-    else:
-        row_keep = sample.period_keep[panel.time_code]
-        row_keep &= keep_u[unit_code]
-        if sample.row_keep is not None:
-            row_keep &= sample.row_keep
-    all_rows = bool(row_keep.all())
-    sel = slice(None) if all_rows else row_keep
-    tcode = panel.time_code if sample.period_keep.all() else period_map[panel.time_code]
-    tcode = tcode if all_rows else tcode[sel]
-    y_rows = yv if all_rows else yv[sel]
-    ucode = unit_code if all_rows else unit_code[sel]
     n_t = tvals.size
-
-    if panel.is_panel:
+    if panel.is_panel and panel._grid and sample.row_keep is None and x is None:
+        # sorted unit-by-period rows without gaps: the outcomes are a (units, periods) matrix
+        ywide = yv.reshape(panel.n_units, -1)
+        ywide = ywide if sample.period_keep.all() else ywide[:, sample.period_keep]
         stats, rows_u, row_cluster, blocks, n_obs_units = _panel_path(
+            panel, cfg, x, None, True, None, None, ywide, unit_cg, weights, plan, n_coh,
+            n_groups, n_t, keep_u)
+        n_obs = n_obs_units * n_t
+    else:
+        # rows of the estimation sample
+        if sample.period_keep.all() and keep_u.all():
+            row_keep = sample.row_keep if sample.row_keep is not None else np.ones(1, dtype=bool)
+        else:
+            row_keep = sample.period_keep[panel.time_code]
+            row_keep &= keep_u[unit_code]
+            if sample.row_keep is not None:
+                row_keep &= sample.row_keep
+        all_rows = bool(row_keep.all())
+        sel = slice(None) if all_rows else row_keep
+        tcode = panel.time_code if sample.period_keep.all() else period_map[panel.time_code]
+        tcode = tcode if all_rows else tcode[sel]
+        y_rows = yv if all_rows else yv[sel]
+        n_obs = int(y_rows.size)
+        ucode = unit_code if all_rows else unit_code[sel]
+        path = _panel_path if panel.is_panel else _rc_path
+        stats, rows_u, row_cluster, blocks, n_obs_units = path(
             panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
             n_coh, n_groups, n_t, keep_u)
-    else:
-        stats, rows_u, row_cluster, blocks, n_obs_units = _rc_path(
-            panel, cfg, x, sel, all_rows, tcode, y_rows, unit_cg, weights, plan, n_coh,
-            n_groups, n_t)
 
     design = GroupTimeDesign(
         cell_group=plan.group, cell_cohort=plan.cohort, cell_time=plan.time,
@@ -408,7 +413,7 @@ def att_gt(
     _warn_cells(design, stats.reason, stats.att)
     info = {
         "estimator": "Callaway-Sant'Anna ATT(g,t)", "outcome": cfg.y,
-        "n_obs": int(y_rows.size), "n_units": n_obs_units,
+        "n_obs": n_obs, "n_units": n_obs_units,
         "n_clusters": int(row_cluster.size), "control": cfg.control,
         "method": cfg.method if cfg.covariates is not None else "no covariates",
         "covariates": x_names[1:], "anticipation": cfg.anticipation,
@@ -476,11 +481,14 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters)
         n_real = int(layout.cg_start[n_cg])
         # (blocks, periods + 1) sums, the last column left for the weights (see panel_cell_factors)
-        key = layout.unit_block[ucode] * np.int64(n_t + 1)
-        key += tcode
-        wy = y_rows if not panel.has_weights else y_rows * weights[ucode]
-        table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
-        table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
+        if ucode is None:  # y_rows is the (units, periods) outcome matrix of a sorted grid
+            table = K.grid_table(y_rows, weights if panel.has_weights else None, layout, n_real)
+        else:
+            key = layout.unit_block[ucode] * np.int64(n_t + 1)
+            key += tcode
+            wy = y_rows if not panel.has_weights else y_rows * weights[ucode]
+            table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
+            table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
         ysum = table[:, :n_t]
         wsum = np.bincount(layout.unit_block, weights=np.where(keep_u, weights, 0.0),
                            minlength=layout.n_blocks)[:n_real]
@@ -511,8 +519,8 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
     return stats, rows_u, row_cluster, blocks, n_kept
 
 
-def _rc_path(panel, cfg, x, sel, all_rows, tcode, y_rows, unit_cg, weights, plan, n_coh,
-             n_groups, n_t):
+def _rc_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan, n_coh,
+             n_groups, n_t, keep_u):
     n_cg = n_groups * n_coh
     row_cg = unit_cg if all_rows else unit_cg[sel]
     w = weights if all_rows else weights[sel]

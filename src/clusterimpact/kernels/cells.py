@@ -38,6 +38,7 @@ __all__ = [
     "CellStats",
     "block_layout",
     "cluster_rows",
+    "grid_table",
     "panel_cell_factors",
     "panel_cells",
     "rc_cells",
@@ -194,29 +195,55 @@ class BlockInfluence:
         return BlockInfluence(self.table, self.start, mats)
 
     def gram(self) -> np.ndarray:
-        """:math:`U'U` from per-code moment matrices of centred outcome changes."""
+        """:math:`U'U` from per-code moment matrices of centred outcome changes.
+
+        Each code's rows are differenced, centred and accumulated in chunks of
+        ``_CHUNK`` rows: no copy of the table, and cache-sized products that
+        BLAS runs on one thread.
+        """
         table, k = self.table, self.shape[1]
-        # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w], differenced on the flat buffer (one
-        # contiguous pass) with the first and last columns restored
+        width = table.shape[1]
         flat = table.reshape(-1)
-        d = np.empty_like(table)
-        np.subtract(flat[1:], flat[:-1], out=d.reshape(-1)[1:])
-        d[:, 0] = table[:, 0]
-        d[:, -1] = table[:, -1]
+        buf = np.empty(min(_CHUNK, table.shape[0]) * width)
         out = np.zeros((k, k))
         for j, lo, hi in self._segments():
             m = self.mats[j]
             n_mat = np.empty_like(m)  # the same map in the basis of D: reverse cumulative sums
             n_mat[:-1] = np.cumsum(m[-2::-1], axis=0)[::-1]
             n_mat[-1] = m[-1]
-            seg = d[lo:hi]
-            sums = np.ones(hi - lo) @ seg
-            if sums[-1] != 0:  # centre at the code's weighted means: D = D_c + w c'
-                centre = sums[:-1] / sums[-1]
-                seg[:, :-1] -= np.multiply.outer(seg[:, -1], centre)
-                n_mat[-1] += centre @ n_mat[:-1]
-            out += n_mat.T @ (seg.T @ seg) @ n_mat
+            moments = np.zeros((width, width))
+            shift = None
+            for start in range(lo, hi, _CHUNK):
+                stop = min(hi, start + _CHUNK)
+                # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]: differenced on the flat rows
+                seg = buf[: (stop - start) * width]
+                np.subtract(flat[start * width + 1: stop * width], flat[start * width: stop * width - 1],
+                            out=seg[1:])
+                seg = seg.reshape(-1, width)
+                seg[:, 0] = table[start:stop, 0]
+                seg[:, -1] = table[start:stop, -1]
+                if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
+                    sums = seg.sum(axis=0)
+                    shift = np.append(sums[:-1] / sums[-1], 0.0) if sums[-1] != 0 else np.zeros(0)
+                    n_mat[-1] += shift[:-1] @ n_mat[:-1] if shift.size else 0.0
+                if shift.size:
+                    _centre(seg, shift)
+                moments += seg.T @ seg
+            out += n_mat.T @ moments @ n_mat
         return out
+
+
+_CHUNK = 2048  # rows per chunk of BlockInfluence.gram (11 x 11 x 2048 products stay single-threaded)
+
+
+def _centre(seg: np.ndarray, shift: np.ndarray) -> None:
+    """``seg -= seg[:, -1:] * shift`` in place (``shift[-1] == 0``); one flat pass for equal weights."""
+    weight = seg[:, -1]
+    if (weight == weight[0]).all():
+        flat = seg.reshape(-1)
+        flat -= np.tile(shift * weight[0], seg.shape[0])
+    else:
+        seg -= np.multiply.outer(weight, shift)
 
 
 def _reason_text(codes: np.ndarray) -> np.ndarray:
@@ -256,6 +283,39 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
     block_cluster = block_key - block_cg * n_clusters
     cg_start = np.searchsorted(block_cg, np.arange(n_cg + 1))
     return BlockLayout(unit_block.astype(np.int64), block_cluster, block_cg, cg_start)
+
+
+def grid_table(ywide: np.ndarray, unit_weight: np.ndarray | None, layout: BlockLayout,
+               n_blocks: int) -> np.ndarray:
+    """The first ``n_blocks`` rows of the block sums of :math:`wY_t` from a unit-by-period matrix.
+
+    Returns a C-ordered ``(n_blocks, periods + 1)`` table whose last column is
+    left for the block weights (see :func:`panel_cell_factors`). With one unit
+    per block the rows are gathered (no ``np.bincount``); otherwise summed by
+    one ``np.bincount`` with keys built per unit. Same values as the row-level
+    ``np.bincount`` (same additions in the same order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lay = block_layout(np.array([0, 1, 2]), np.array([1, 0, 1]), 2, 3)
+    >>> grid_table(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), None, lay, 3)[:, :2].tolist()
+    [[3.0, 4.0], [1.0, 2.0], [5.0, 6.0]]
+    """
+    n_units, n_per = ywide.shape
+    if layout.n_blocks == n_units:  # every block is one unit: the table is a row permutation
+        table = np.empty((n_blocks, n_per + 1))
+        order = np.empty(n_units, dtype=np.intp)
+        order[layout.unit_block] = np.arange(n_units)
+        rows = np.take(ywide, order[:n_blocks], axis=0)
+        if unit_weight is not None:
+            rows *= unit_weight[order[:n_blocks], None]
+        table[:, :n_per] = rows
+        return table
+    key = (layout.unit_block * np.int64(n_per + 1))[:, None] + np.arange(n_per)
+    wy = ywide if unit_weight is None else ywide * unit_weight[:, None]
+    sums = np.bincount(key.reshape(-1), weights=wy.reshape(-1), minlength=layout.n_blocks * (n_per + 1))
+    return sums.reshape(-1, n_per + 1)[:n_blocks]
 
 
 def segment_sums(values: np.ndarray, start: np.ndarray) -> np.ndarray:
