@@ -264,7 +264,7 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
     if unit_cluster.size > 1 and n_cg < (1 << 15) and (unit_cluster[1:] > unit_cluster[:-1]).all():
         # one unit per cluster, in cluster order (clusters are units): every unit is a block and
         # sorting by code is a stable (radix) sort of the small codes
-        order = np.argsort(unit_cg.astype(np.int16), kind="stable")
+        order = np.argsort(unit_cg.astype(np.int8 if n_cg <= 128 else np.int16), kind="stable")
         unit_block = np.empty(order.size, dtype=np.int64)
         unit_block[order] = np.arange(order.size)
         block_cg = unit_cg.astype(np.int64)[order]
@@ -330,9 +330,19 @@ def segment_sums(values: np.ndarray, start: np.ndarray) -> np.ndarray:
     n_seg = start.size - 1
     out = np.zeros((n_seg, *values.shape[1:]))
     nonempty = np.flatnonzero(start[1:] > start[:-1])
-    if nonempty.size:
+    if values.ndim == 2 and nonempty.size and values.shape[0] >= 64 * 64 * nonempty.size:
+        for j in nonempty:  # few long segments of short rows: fold rows for long inner loops
+            out[j] = _column_sums(values[start[j]:start[j + 1]])
+    elif nonempty.size:
         out[nonempty] = np.add.reduceat(values, start[nonempty], axis=0)
     return out
+
+
+def _column_sums(values: np.ndarray, fold: int = 64) -> np.ndarray:
+    """``values.sum(axis=0)`` of a C-ordered 2-D array, summing ``fold`` rows at a time as one row."""
+    n = values.shape[0] // fold * fold
+    head = np.ascontiguousarray(values[:n]).reshape(-1, fold * values.shape[1]).sum(axis=0)
+    return head.reshape(fold, -1).sum(axis=0) + values[n:].sum(axis=0)
 
 
 def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
