@@ -467,8 +467,13 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     (1.5, [[0.625]])
     """
     k = plan.cohort.size
-    ycg = segment_sums(ysum, layout.cg_start)
-    wcg = segment_sums(wsum, layout.cg_start)
+    n_per = ysum.shape[1]
+    if table is None:
+        table = np.empty((ysum.shape[0], n_per + 1))
+        table[:, :n_per] = ysum
+    table[:, n_per] = wsum
+    sums = segment_sums(table, layout.cg_start)  # one pass over the contiguous table
+    ycg, wcg = sums[:, :n_per], sums[:, n_per]
     n_cg = layout.cg_start.size - 1
     treated, control = _cell_sets(plan, n_cohorts, n_cg)
     treated, control = treated[:, :n_cg], control[:, :n_cg]
@@ -485,11 +490,6 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     ok = reason == OK
     att = np.where(ok, m_t - m_c, np.nan)
     att[plan.reference] = 0.0
-    n_per = ysum.shape[1]
-    if table is None:
-        table = np.empty((ysum.shape[0], n_per + 1))
-        table[:, :n_per] = ysum
-    table[:, n_per] = wsum
     if k == 0:
         return CellStats(att, BlockInfluence(table, layout.cg_start, np.zeros((n_cg, n_per + 1, 0))),
                          np.zeros(0, np.int64), np.zeros(0, np.int64), _reason_text(reason))
