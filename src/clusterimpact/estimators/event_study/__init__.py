@@ -227,7 +227,8 @@ def event_study(
     fits: list[MethodFit] = []
     for j in range(len(labels)):
         rows = group == j
-        fits.append(_fit_group(sample.subset(rows), method, big_l, big_r, reference, vcov,
+        part = sample if len(labels) == 1 and rows.all() else sample.subset(rows)
+        fits.append(_fit_group(part, method, big_l, big_r, reference, vcov,
                                bin_endpoints, tol, n_pre_max))
     return _assemble(fits, labels, by_names, method, y, alpha, sample, meta,
                      {"window": (-big_l, big_r), "reference": None if method == "imputation"

@@ -65,8 +65,19 @@ class FirstStage:
     r_cx: np.ndarray
 
 
+# The unit-partialled period system is singular (one null direction per connected component)
+# and its null eigenvalues come out as rounding noise of ~1e-13 relative, above pinvh's
+# default cutoff (n * eps): inverting them adds a spurious component whose cancellation
+# between unit and period effects is inexact (1e-5 to 1e-3 errors at 1e6 rows). Cut at 1e-10.
+_PINV_RTOL = 1e-10
+
+
+def _pinv(m: np.ndarray) -> np.ndarray:
+    return linalg.pinvh(m, rtol=_PINV_RTOL)
+
+
 def _pinv_solve(m: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    return linalg.pinvh(m) @ rhs
+    return _pinv(m) @ rhs
 
 
 def first_stage(s: Sample, tol: float = 1e-10) -> FirstStage:
@@ -103,9 +114,15 @@ def first_stage(s: Sample, tol: float = 1e-10) -> FirstStage:
     else:
         gamma = np.zeros(0)
     r0 = y0 - cov0 @ gamma
-    c_ut = sparse.csr_matrix((w0, (un0, ti0)), shape=(n_u, n_t))
     inv_u = np.divide(1.0, unit_weight, out=np.zeros(n_u), where=unit_weight > 0)
-    m_tt = np.diag(time_weight) - (c_ut.T @ sparse.diags(inv_u) @ c_ut).toarray()
+    if n_u * n_t <= 2 * un0.size + 1024:
+        # the (unit x period) weight table by one bincount; C'diag(1/W_u)C as a dense product
+        dense_ut = np.bincount(un0 * n_t + ti0, weights=w0, minlength=n_u * n_t).reshape(n_u, n_t)
+        c_ut = sparse.csr_matrix(dense_ut)
+        m_tt = np.diag(time_weight) - (dense_ut * inv_u[:, None]).T @ dense_ut
+    else:
+        c_ut = sparse.csr_matrix((w0, (un0, ti0)), shape=(n_u, n_t))
+        m_tt = np.diag(time_weight) - (c_ut.T @ sparse.diags(inv_u) @ c_ut).toarray()
     sum_u = np.bincount(un0, weights=w0 * r0, minlength=n_u)
     sum_t = np.bincount(ti0, weights=w0 * r0, minlength=n_t)
     beta = _pinv_solve(m_tt, sum_t - c_ut.T @ (sum_u * inv_u))
@@ -120,11 +137,12 @@ def first_stage(s: Sample, tol: float = 1e-10) -> FirstStage:
                             for j in range(k)]) if k else np.zeros((n_t, 0))
     k_cc = (cov_tilde * w0[:, None]).T @ cov_tilde
     big_k = np.block([[m_tt, k_tc], [k_tc.T, k_cc]])
-    k_pinv = linalg.pinvh(big_k)
+    k_pinv = _pinv(big_k)
     e0 = resid[u0]
     g = s.n_clusters
     cl0 = s.cluster[u0]
-    r_ct = sparse.csr_matrix((w0 * e0, (cl0, ti0)), shape=(g, n_t))
+    r_ct = sparse.csr_matrix(np.bincount(cl0 * n_t + ti0, weights=w0 * e0, minlength=g * n_t
+                                         ).reshape(g, n_t))
     r_cx = np.column_stack([np.bincount(cl0, weights=w0 * e0 * cov0[:, j], minlength=g)
                             for j in range(k)]) if k else np.zeros((g, 0))
     return FirstStage(u0, imputable, resid, gamma, unit_weight, c_ut, c_ux, k_pinv, r_ct, r_cx)
