@@ -356,15 +356,19 @@ def att_gt(
     period_map = np.cumsum(sample.period_keep) - 1
     cohort = sample.unit_cohort
     keep_u = sample.unit_keep
-    cvals = np.sort(pd.unique(cohort[keep_u & np.isfinite(cohort)]))  # np.unique, by hashing
+    # cohort index of each unit (inf -> cvals.size, never): one hashing pass, then a lookup
+    codes, distinct = pd.factorize(cohort)
+    kept = distinct if keep_u.all() else distinct[np.unique(codes[keep_u])]
+    cvals = np.sort(kept[np.isfinite(kept)])
     n_coh = cvals.size + 1
-    unit_cidx = np.searchsorted(cvals, cohort)  # inf -> cvals.size (never)
+    unit_cidx = np.searchsorted(cvals, distinct)[codes]
     eligible = cvals > tvals[0] + cfg.anticipation
     if sample.exclude_latest is not None:
         eligible &= cvals != sample.exclude_latest
     n_groups = len(group_labels)
     unit_cg = np.where(keep_u, unit_group * n_coh + unit_cidx, -1)
-    present = np.bincount(unit_cg[keep_u], minlength=n_groups * n_coh).reshape(n_groups, n_coh)
+    kept_cg = unit_cg if keep_u.all() else unit_cg[keep_u]
+    present = np.bincount(kept_cg, minlength=n_groups * n_coh).reshape(n_groups, n_coh)
     glists = [np.flatnonzero(eligible & (present[s, :-1] > 0)) for s in range(n_groups)]
     if not any(g.size for g in glists):
         raise SpecificationError("No treated cohort has a pre-treatment period in the data.")
@@ -490,11 +494,12 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
             table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
             table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
         ysum = table[:, :n_t]
-        wsum = np.bincount(layout.unit_block, weights=np.where(keep_u, weights, 0.0),
+        wsum = np.bincount(layout.unit_block, weights=weights if n_kept == keep_u.size else
+                           np.where(keep_u, weights, 0.0),
                            minlength=layout.n_blocks)[:n_real]
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
-        cg_units = np.bincount(unit_cg[keep_u], minlength=n_cg)
+        cg_units = np.bincount(unit_cg if n_kept == keep_u.size else unit_cg[keep_u], minlength=n_cg)
         n_rows = int(np.count_nonzero(np.bincount(lay.block_cluster)))
         stats = K.panel_cell_factors(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows,
                                      table=table)

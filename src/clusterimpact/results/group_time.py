@@ -67,10 +67,14 @@ class GroupTimeDesign:
 
     def weight_table(self) -> np.ndarray:
         """``(subgroups, cohorts)`` sums of unit weights (R ``did``'s ``pg`` times ``n``)."""
-        n_groups = len(self.group_labels)
-        tab = np.bincount(self.block_cg, weights=self.block_weight,
-                          minlength=n_groups * self.n_cohorts)
-        return tab.reshape(n_groups, self.n_cohorts)
+        tab = self.__dict__.get("_weight_table")  # computed once per design (read-only)
+        if tab is None:
+            n_groups = len(self.group_labels)
+            tab = np.bincount(self.block_cg, weights=self.block_weight,
+                              minlength=n_groups * self.n_cohorts).reshape(n_groups, self.n_cohorts)
+            tab.flags.writeable = False
+            self.__dict__["_weight_table"] = tab
+        return tab
 
     def wif(self, group: int, cohorts: np.ndarray, atts: np.ndarray, theta: float) -> np.ndarray:
         """Sum-scale influence of the estimated weights of a ``pg``-weighted average.
@@ -87,9 +91,16 @@ class GroupTimeDesign:
         alpha = np.zeros(self.n_cohorts)
         np.add.at(alpha, cohorts, atts - theta)
         denom = wtab[cohorts].sum()
-        block_group = self.block_cg // self.n_cohorts
-        block_cohort = self.block_cg - block_group * self.n_cohorts
-        contrib = np.where(block_group == group, alpha[block_cohort] * self.block_weight, 0.0)
+        if len(self.group_labels) == 1:  # block_cg is the cohort
+            contrib = alpha[self.block_cg] * self.block_weight
+        else:
+            block_group = self.block_cg // self.n_cohorts
+            block_cohort = self.block_cg - block_group * self.n_cohorts
+            contrib = np.where(block_group == group, alpha[block_cohort] * self.block_weight, 0.0)
+        if self.block_row.size == self.n_rows and self.block_row[-1] == self.n_rows - 1 and (
+                self.block_row[:-1] < self.block_row[1:]).all():  # each block its own row, in order
+            contrib /= denom
+            return contrib
         return np.bincount(self.block_row, weights=contrib, minlength=self.n_rows) / denom
 
 
