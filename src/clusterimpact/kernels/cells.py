@@ -139,9 +139,11 @@ class BlockInfluence:
     -----
     The Gram matrix is :math:`\\sum_j N_j'(D_j'D_j)N_j` with :math:`D_j` the
     block rows in the basis :math:`[Y_0, Y_1 - Y_0, \\ldots, Y_{T-1} - Y_{T-2}, w]`
-    centred at the code's weighted means, and :math:`N_j` the matching
-    re-expression of :math:`M_j` (exact, since :math:`S_j M_j = D_j N_j`), so unit
-    levels and cohort means do not cancel in the sums of squares.
+    centred at the weighted means of the code's first rows (``_CHUNK`` of them;
+    any centre is exact, a near one keeps the sums of squares small), and
+    :math:`N_j` the matching re-expression of :math:`M_j` (exact, since
+    :math:`S_j M_j = D_j N_j`), so unit levels and cohort means do not cancel in
+    the sums of squares.
 
     Examples
     --------
@@ -213,37 +215,32 @@ class BlockInfluence:
             n_mat[-1] = m[-1]
             moments = np.zeros((width, width))
             shift = None
+            weight = table[lo:hi, -1]
+            equal = bool((weight == weight[0]).all())
             for start in range(lo, hi, _CHUNK):
                 stop = min(hi, start + _CHUNK)
                 # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]: differenced on the flat rows
                 seg = buf[: (stop - start) * width]
                 np.subtract(flat[start * width + 1: stop * width], flat[start * width: stop * width - 1],
                             out=seg[1:])
-                seg = seg.reshape(-1, width)
-                seg[:, 0] = table[start:stop, 0]
-                seg[:, -1] = table[start:stop, -1]
+                rows = seg.reshape(-1, width)
+                rows[:, 0] = table[start:stop, 0]
+                rows[:, -1] = table[start:stop, -1]
                 if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
-                    sums = seg.sum(axis=0)
+                    sums = rows.sum(axis=0)
                     shift = np.append(sums[:-1] / sums[-1], 0.0) if sums[-1] != 0 else np.zeros(0)
                     n_mat[-1] += shift[:-1] @ n_mat[:-1] if shift.size else 0.0
-                if shift.size:
-                    _centre(seg, shift)
-                moments += seg.T @ seg
+                    tiled = np.tile(shift * weight[0], _CHUNK) if shift.size and equal else None
+                if tiled is not None:  # equal weights: D_c = D - w c' is one flat pass
+                    seg -= tiled[: seg.size]
+                elif shift.size:
+                    rows -= np.multiply.outer(rows[:, -1], shift)
+                moments += rows.T @ rows
             out += n_mat.T @ moments @ n_mat
         return out
 
 
 _CHUNK = 2048  # rows per chunk of BlockInfluence.gram (11 x 11 x 2048 products stay single-threaded)
-
-
-def _centre(seg: np.ndarray, shift: np.ndarray) -> None:
-    """``seg -= seg[:, -1:] * shift`` in place (``shift[-1] == 0``); one flat pass for equal weights."""
-    weight = seg[:, -1]
-    if (weight == weight[0]).all():
-        flat = seg.reshape(-1)
-        flat -= np.tile(shift * weight[0], seg.shape[0])
-    else:
-        seg -= np.multiply.outer(weight, shift)
 
 
 def _reason_text(codes: np.ndarray) -> np.ndarray:
