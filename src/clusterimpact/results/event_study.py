@@ -39,8 +39,8 @@ class EventStudyResult(Result):
     >>> res = ci.event_study(p, "lemp", method="imputation")
     >>> res.tidy()[["event_time", "estimate"]].round(4).tail(2)
        event_time  estimate
-    5           2   -0.1358
-    6           3   -0.1042
+    5           2   -0.1361
+    6           3   -0.1047
     """
 
     cohort_effects: pd.DataFrame | None = None
@@ -143,7 +143,7 @@ class EventStudyResult(Result):
         >>> agg = ci.event_study(p, "lemp", method="two_stage").aggregate("simple")
         >>> agg.tidy()[["term", "estimate"]].round(4)
              term  estimate
-        0  simple   -0.0474
+        0  simple   -0.0477
         """
         if kind != "simple":
             raise SpecificationError(f"Unknown aggregation {kind!r}; event studies support 'simple'.")
