@@ -70,8 +70,8 @@ def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | 
 
 
 def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Codes of integer ids and periods whose rows form a sorted unit-by-period grid, else ``None``.
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Codes of integer ids whose rows form a sorted unit-by-period grid with the periods, else ``None``.
 
     The grid: rows sorted by unit, each unit observed once in every period of
     the full integer range ``min(time)..max(time)``, in period order (row
@@ -80,13 +80,14 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
     coded without hashing; ids already numbered ``0..n-1`` (int64) are their
     own codes (a read-only view, no copy).
 
-    Returns ``(unit_code, unit_labels, time_code, periods)``.
+    Returns ``(unit_code, unit_labels, periods)``; the period code of row
+    ``i * T + t`` is ``t`` (see :attr:`RowArrays.time_code`).
 
     Examples
     --------
-    >>> uc, labels, tc, periods = sorted_grid(np.array([4, 4, 9, 9]), np.array([1, 2, 1, 2]))
-    >>> uc.tolist(), labels.tolist(), tc.tolist(), periods.tolist()
-    ([0, 0, 1, 1], [4, 9], [0, 1, 0, 1], [1, 2])
+    >>> uc, labels, periods = sorted_grid(np.array([4, 4, 9, 9]), np.array([1, 2, 1, 2]))
+    >>> uc.tolist(), labels.tolist(), periods.tolist()
+    ([0, 0, 1, 1], [4, 9], [1, 2])
     >>> sorted_grid(np.array([4, 4, 9, 9]), np.array([1, 2, 2, 1])) is None
     True
     """
@@ -114,8 +115,7 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
         unit_code = (unit - first[0]).astype(np.int64, copy=False)
     else:
         unit_code = np.repeat(np.arange(n_units, dtype=np.int64), width)
-    time_code = (time - low).astype(np.int64, copy=False) if low or time.dtype != np.int64 else time.view()
-    return unit_code, first.copy(), time_code, periods
+    return unit_code, first.copy(), periods
 
 
 def plain(dtype: Any, kinds: str) -> bool:
@@ -205,6 +205,22 @@ class RowArrays:
         [0, 0, 0, 0, 0, 1]
         """
         return readonly(self.unit_cluster[self.unit_code])
+
+    @cached_property
+    def time_code(self) -> np.ndarray:
+        """Period code of each row; derived here (on first use) only for sorted grid rows.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> p.time_code[:6].tolist()
+        [0, 1, 2, 3, 4, 0]
+        """
+        if not self._grid:  # other Panels set the codes when they are built
+            raise AttributeError("time_code")
+        return readonly(np.tile(np.arange(self.n_periods, dtype=np.int64), self.n_units))
 
     @cached_property
     def time_value(self) -> np.ndarray:

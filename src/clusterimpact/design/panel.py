@@ -182,12 +182,12 @@ class Panel(_codes.RowArrays):
         if grid is None:
             time_value, periods, period_values, time_code = self._encode_time(frame[self.time])
         else:
-            unit_code, unit_labels, time_code, periods = grid
-            time_value, period_values = None, periods.astype(float)
-            periods = pd.Index(periods, name=self.time)
+            unit_code, unit_labels, periods = grid  # time codes derived on first use
+            time_value, period_values, periods = None, 1.0 * periods, pd.Index(periods, name=self.time)
         self._set("periods", periods)
         self._set("period_values", _codes.readonly(period_values))
-        self._set("time_code", _codes.readonly(time_code.astype(np.int64, copy=False)))
+        if grid is None:
+            self._set("time_code", _codes.readonly(time_code.astype(np.int64, copy=False)))
         if time_value is not None:  # else derived from the codes on first use
             self._set("time_value", _codes.readonly(time_value))
 
