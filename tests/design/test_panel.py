@@ -335,3 +335,18 @@ def test_path_input(tmp_path, mpdta):
 def test_unsupported_input():
     with pytest.raises(ci.PanelError, match="Expected a pandas or polars DataFrame"):
         ci.Panel([1, 2, 3], unit="a", time="b", cohort="c")
+
+
+def test_panel_is_a_snapshot_of_the_data(mpdta):
+    """Editing the caller's frame after building the Panel changes nothing in the Panel.
+
+    The Panel keeps no-copy views of the columns; pandas' copy-on-write (default from pandas 3,
+    which the package requires) makes the caller's in-place edit copy its own block instead.
+    """
+    df = mpdta.copy()
+    p = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+    before = p.column("lemp").copy()
+    df.loc[0, "lemp"] = -99.0
+    df["lemp"] *= 2
+    np.testing.assert_array_equal(p.column("lemp"), before)
+    assert p.data.loc[0, "lemp"] == before[0]
