@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def _require(module: str, extra: str) -> Any:
         ) from err
 
 
-class Source:
+class Source(ABC):
     """A table that answers aggregate queries where it lives.
 
     Attributes
@@ -91,6 +92,7 @@ class Source:
         t = self._types[name].upper()
         return "INT" in t or t in ("LONG", "SHORT", "BYTE")
 
+    @abstractmethod
     def run(self, query: Query) -> pd.DataFrame:
         """Run a query where the data live and return its result as pandas."""
         raise NotImplementedError

@@ -65,6 +65,7 @@ Bergé, L. (2018). fixest: ``ssc()`` documentation, "On standard errors".
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -176,7 +177,7 @@ def warn_few_clusters(g: int, stacklevel: int = 2) -> None:
             "res.wild_bootstrap().", FewClustersWarning, stacklevel=stacklevel + 1)
 
 
-class VcovEstimator:
+class VcovEstimator(ABC):
     """Base class: subclasses set ``name``, ``allowed_kwargs`` and ``_compute``."""
 
     name: ClassVar[str] = ""
@@ -213,6 +214,7 @@ class VcovEstimator:
     def _nested(self, cluster: np.ndarray) -> list[int]:
         return [j for j, f in enumerate(self.data.fe) if is_nested(f, cluster)]
 
+    @abstractmethod
     def compute(self) -> VcovEstimate:
         """Return the covariance matrix and degrees of freedom."""
         raise NotImplementedError
