@@ -99,6 +99,7 @@ from clusterimpact.estimators.att_gt import (
     Method,
     _plan,
     _warn_cells,
+    apply_cohort_rules,
 )
 from clusterimpact.kernels import cells as K
 from clusterimpact.results.group_time import GroupTimeDesign, GroupTimeResult, build_result
@@ -329,34 +330,8 @@ def att_gt_from_stats(
     if not keep.any():
         raise SpecificationError("No units left after dropping incomplete and first-period "
                                  "treated units.")
-    first = periods[0]
-    exclude_latest = None
-    alive = keep & (np.isinf(cohort) | (cohort > first + cfg.anticipation))
-    if not np.isinf(cohort[alive]).any():
-        latest = float(cohort[alive].max())
-        cutoff = latest - cfg.anticipation
-        period_keep &= periods < cutoff
-        if cfg.control == "never_treated":
-            cohort = np.where(cohort == latest, np.inf, cohort)
-            what = (f"the last cohort ({latest:g}) is used as never treated and periods from "
-                    f"{cutoff:g} on are dropped")
-        else:
-            exclude_latest = latest
-            what = (f"periods from {cutoff:g} on are dropped (no comparison units left) and the "
-                    f"last cohort ({latest:g}) serves only as a comparison")
-        _warn_drop(f"No never-treated units: {what}, as R did does.")
-        if period_keep.sum() < 2:
-            raise SpecificationError("Fewer than two periods remain before the last cohort is "
-                                     "treated: no ATT(g,t) can be estimated.")
-    early = keep & np.isfinite(cohort) & (cohort <= first + cfg.anticipation)
-    if early.any():
-        _warn_drop(f"Dropped {int(units[early].sum())} unit(s) already treated in the first period"
-                   + (f" (accounting for anticipation = {cfg.anticipation:g})"
-                      if cfg.anticipation else "") + ", as R did does.")
-        keep &= ~early
-    if not keep.any():
-        raise SpecificationError("No units left after dropping incomplete and first-period "
-                                 "treated units.")
+    cohort, keep, period_keep, exclude_latest = apply_cohort_rules(
+        cohort, keep, periods, period_keep, cfg, counts=units)
 
     tvals = periods[period_keep]
     cvals = np.unique(cohort[keep & np.isfinite(cohort)])

@@ -95,7 +95,6 @@ class Source(ABC):
     @abstractmethod
     def run(self, query: Query) -> pd.DataFrame:
         """Run a query where the data live and return its result as pandas."""
-        raise NotImplementedError
 
 
 class NarwhalsSource(Source):

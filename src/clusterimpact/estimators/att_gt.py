@@ -164,13 +164,41 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
                        "balance the panel, as R did does by default.")
         unit_keep &= full
     cohort = panel.unit_cohort.copy() if panel.is_panel else panel.cohort_value.copy()
-    first = panel.period_values[period_keep][0]
+    cohort, unit_keep, period_keep, exclude_latest = apply_cohort_rules(
+        cohort, unit_keep, panel.period_values, period_keep, cfg)
+    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest)
+
+
+def apply_cohort_rules(cohort: np.ndarray, keep: np.ndarray, periods: np.ndarray,
+                       period_keep: np.ndarray, cfg: AttGtConfig,
+                       counts: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+    """R ``did``'s rules on cohorts once the units are known (shared with the compressed path).
+
+    Without never-treated units, periods from the last cohort's treatment on are dropped and
+    the last cohort is used as never treated (``control="never_treated"``) or only as a
+    comparison (``"not_yet_treated"``); units treated in the first period (allowing for
+    anticipation) are dropped. ``cohort`` and ``keep`` are per unit (or per block of
+    ``counts`` units). Returns ``(cohort, keep, period_keep, exclude_latest)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cfg = AttGtConfig.make("y", None, "never_treated", "dr", 0, "varying", None, 0.05, None)
+    >>> out = apply_cohort_rules(np.array([2.0, 3.0, np.inf]), np.ones(3, bool),
+    ...                          np.array([1.0, 2.0, 3.0]), np.ones(3, bool), cfg)
+    >>> out[1].tolist(), out[2].tolist()
+    ([True, True, True], [True, True, True])
+    """
+    keep = keep.copy()
+    period_keep = period_keep.copy()
+    first = periods[period_keep][0]
     exclude_latest = None
-    alive = unit_keep & (np.isinf(cohort) | (cohort > first + cfg.anticipation))
+    alive = keep & (np.isinf(cohort) | (cohort > first + cfg.anticipation))
     if alive.any() and not np.isinf(cohort[alive]).any():
         latest = float(cohort[alive].max())
         cutoff = latest - cfg.anticipation
-        period_keep &= panel.period_values < cutoff
+        period_keep &= periods < cutoff
         if cfg.control == "never_treated":
             cohort = np.where(cohort == latest, np.inf, cohort)
             what = (f"the last cohort ({latest:g}) is used as never treated and periods from "
@@ -183,16 +211,17 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
         if period_keep.sum() < 2:
             raise SpecificationError("Fewer than two periods remain before the last cohort is "
                                      "treated: no ATT(g,t) can be estimated.")
-    early = unit_keep & np.isfinite(cohort) & (cohort <= first + cfg.anticipation)
+    early = keep & np.isfinite(cohort) & (cohort <= first + cfg.anticipation)
     if early.any():
-        _warn_drop(f"Dropped {int(early.sum())} unit(s) already treated in the first period"
+        n_early = int(early.sum() if counts is None else counts[early].sum())
+        _warn_drop(f"Dropped {n_early} unit(s) already treated in the first period"
                    + (f" (accounting for anticipation = {cfg.anticipation:g})"
                       if cfg.anticipation else "") + ", as R did does.")
-        unit_keep &= ~early
-    if not unit_keep.any():
+        keep &= ~early
+    if not keep.any():
         raise SpecificationError("No units left after dropping incomplete and first-period "
                                  "treated units.")
-    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest)
+    return cohort, keep, period_keep, exclude_latest
 
 
 def _plan(tvals: np.ndarray, cvals: np.ndarray, glist_by_group: list[np.ndarray],

@@ -217,7 +217,6 @@ class VcovEstimator(ABC):
     @abstractmethod
     def compute(self) -> VcovEstimate:
         """Return the covariance matrix and degrees of freedom."""
-        raise NotImplementedError
 
 
 class HC1(VcovEstimator):
