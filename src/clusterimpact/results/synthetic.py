@@ -12,28 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import SpecificationError
+from clusterimpact.plots.synthetic import PlotKind
 from clusterimpact.results.base import Result
 
 __all__ = ["SyntheticResult"]
-
-PlotKind = Literal["trajectories", "gaps", "weights", "time_weights", "placebos"]
-_KINDS = ("trajectories", "gaps", "weights", "time_weights", "placebos")
-_TREATED = "#1f77b4"
-_SYNTH = "#d62728"
-_GREY = "#9e9e9e"
-
-
-def _axes(ax, size=(7, 4)):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -208,84 +193,6 @@ class SyntheticResult(Result):
         >>> [res.plot(k).get_title()[:4] for k in ("trajectories", "gaps", "weights", "placebos")]
         ['Trea', 'Gaps', 'Unit', 'Plac']
         """
-        if kind not in _KINDS:
-            raise SpecificationError(f"kind must be one of {_KINDS}, got {kind!r}.")
-        return getattr(self, f"_plot_{kind}")(_axes(ax), **kwargs)
+        from clusterimpact.plots.synthetic import synthetic_plot
 
-    def _start_line(self, ax) -> None:
-        start = self.info.get("treatment_start")
-        if start is not None and not isinstance(start, list | tuple):
-            ax.axvline(start, color="black", lw=0.8, ls=":")
-
-    def _plot_trajectories(self, ax, **kwargs):
-        traj = self.trajectory
-        groups = [(None, traj)] if "cohort" not in traj else list(traj.groupby("cohort"))
-        for cohort, sub in groups:
-            lab = "" if cohort is None else f" (cohort {cohort})"
-            ax.plot(sub["period"], sub["treated"], color=_TREATED, lw=1.8, label="Treated" + lab)
-            ax.plot(sub["period"], sub["synthetic"], color=_SYNTH, lw=1.5, ls="--",
-                    label="Synthetic" + lab)
-        if self.time_weights is not None and "cohort" not in self.time_weights:
-            tw = self.time_weights
-            lo, hi = ax.get_ylim()
-            ax.bar(tw["period"], tw["weight"] * 0.25 * (hi - lo), bottom=lo, color=_GREY, alpha=0.5,
-                   width=0.8, label="Time weights")
-        self._start_line(ax)
-        ax.set_xlabel("Period")
-        ax.set_ylabel(str(self.info.get("outcome", "Outcome")))
-        ax.set_title("Treated and synthetic trajectories")
-        ax.legend(frameon=False)
-        return ax
-
-    def _plot_gaps(self, ax, **kwargs):
-        if self.placebo_gaps is not None:
-            for _, sub in self.placebo_gaps.groupby("unit"):
-                ax.plot(sub["period"], sub["gap"], color=_GREY, lw=0.6, alpha=0.6)
-        traj = self.trajectory
-        groups = [(None, traj)] if "cohort" not in traj else list(traj.groupby("cohort"))
-        for cohort, sub in groups:
-            ax.plot(sub["period"], sub["treated"] - sub["synthetic"], color=_TREATED, lw=1.8,
-                    label="Treated" if cohort is None else f"cohort {cohort}")
-        ax.axhline(0, color="black", lw=0.8, ls="--")
-        self._start_line(ax)
-        ax.set_xlabel("Period")
-        ax.set_ylabel("Treated minus synthetic")
-        ax.set_title("Gaps" + (" (grey: in-space placebos)" if self.placebo_gaps is not None else ""))
-        ax.legend(frameon=False)
-        return ax
-
-    def _plot_weights(self, ax, top: int = 20, **kwargs):
-        w = self.weights("unit")
-        if "cohort" in w:
-            w = w.groupby("unit", as_index=False)["weight"].mean().sort_values("weight", ascending=False)
-        w = w.head(top)
-        y = np.arange(len(w))[::-1]
-        ax.barh(y, w["weight"], color=_TREATED)
-        ax.set_yticks(y, [str(u) for u in w["unit"]])
-        ax.set_xlabel("Weight")
-        ax.set_title(f"Unit weights (top {len(w)})")
-        return ax
-
-    def _plot_time_weights(self, ax, **kwargs):
-        tw = self.weights("time", nonzero=False)
-        ax.bar(tw["period"], tw["weight"], color=_TREATED)
-        ax.set_xlabel("Period")
-        ax.set_ylabel("Weight")
-        ax.set_title("Time weights")
-        return ax
-
-    def _plot_placebos(self, ax, **kwargs):
-        tab = self.placebos()
-        if "ratio" in tab:
-            values, mark, label = tab.loc[~tab["treated"], "ratio"], tab.loc[tab["treated"], "ratio"], \
-                "Post/pre RMSPE ratio"
-        else:
-            values, mark, label = tab["estimate"], pd.Series(self.estimate), "Placebo estimate"
-        ax.hist(values, bins=min(30, max(5, len(values) // 3)), color=_GREY)
-        for m in np.asarray(mark, dtype=float):
-            ax.axvline(m, color=_SYNTH, lw=1.8, label="Treated" if "ratio" in tab else "Estimate")
-        ax.set_xlabel(label)
-        ax.set_ylabel("Count")
-        ax.set_title("Placebo distribution")
-        ax.legend(frameon=False)
-        return ax
+        return synthetic_plot(self, kind, ax=ax, **kwargs)

@@ -215,7 +215,7 @@ class WinnersLosers(Result):
         >>> sim = ci.simulate.scenario("football_stitching", seed=1)
         >>> ax = ci.winners_losers(ci.workers.subgroup_effects(sim.panel, "earnings", by="site")).plot()
         """
-        from clusterimpact.workers._plots import forest_plot
+        from clusterimpact.plots.forest import forest_plot
 
         return forest_plot(self.tidy(), ax=ax, label_columns=["outcome", "subgroup"],
                            title=kwargs.pop("title", "Who gains, who loses"), **kwargs)

@@ -256,7 +256,7 @@ class SubgroupEffects(Result):
         >>> sim = ci.simulate.scenario("football_stitching", seed=1)
         >>> ax = ci.workers.subgroup_effects(sim.panel, "earnings", by="site").plot()
         """
-        from clusterimpact.workers._plots import forest_plot
+        from clusterimpact.plots.forest import forest_plot
 
         return forest_plot(self.tidy(), ax=ax, **kwargs)
 
