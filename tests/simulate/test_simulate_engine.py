@@ -74,6 +74,7 @@ def test_unknown_override_suggests():
     ({"tier_shares": (0.5, 0.5, 0.5)}, "tier_shares"),
     ({"cohort_sizes": (30, 30, 30)}, "cohort_sizes"),
     ({"design": "cross_section"}, "Did you mean 'repeated_cross_section'"),
+    ({"cohort_draw": "random"}, "cohort_draw must be one of"),
     ({"exclusion": {"gendr": {"female": 0.5}}}, "Did you mean 'gender'"),
     ({"exclusion": {"gender": {"women": 0.5}}}, "no level 'women'"),
     ({"anticipation": 2, "cohorts": (3, 5)}, "anticipation"),
@@ -84,6 +85,32 @@ def test_unknown_override_suggests():
 def test_invalid_values(overrides, match):
     with pytest.raises(ci.SpecificationError, match=match):
         basic(**overrides)
+
+
+def test_multinomial_cohort_draw_has_random_wave_counts_with_the_fixed_shares():
+    # fixed: exactly 10 clusters in each of the 3 waves and 10 never treated; multinomial: the counts
+    # vary across seeds, with multinomial mean n * cohort_shares() and variance n * p * (1 - p)
+    fixed = ci.simulate.scenario("staggered_basic", seed=0, firms_per_cluster=1)
+    shares = np.asarray(fixed.params.cohort_shares())
+    labels = [*fixed.params.cohorts, 0]
+
+    def counts(sim):
+        per_cluster = sim.data.groupby("cluster_id")["cohort"].first()
+        return per_cluster.value_counts().reindex(labels, fill_value=0).to_numpy()
+
+    np.testing.assert_array_equal(counts(fixed), 40 * shares)
+    draws = np.array([counts(ci.simulate.scenario("staggered_basic", seed=s, firms_per_cluster=1,
+                                                  cohort_draw="multinomial")) for s in range(200)])
+    assert (draws.sum(axis=1) == 40).all()
+    assert len({tuple(d) for d in draws}) > 50  # the wave counts are random
+    # mean within 4 Monte Carlo s.e. of the expected counts, variance near the multinomial one
+    se = np.sqrt(40 * shares * (1 - shares) / len(draws))
+    assert (np.abs(draws.mean(axis=0) - 40 * shares) < 4 * se).all()
+    np.testing.assert_allclose(draws.var(axis=0, ddof=1), 40 * shares * (1 - shares), rtol=0.3)
+    again = ci.simulate.scenario("staggered_basic", seed=3, firms_per_cluster=1, cohort_draw="multinomial")
+    pd.testing.assert_frame_equal(again.data, ci.simulate.scenario(
+        "staggered_basic", seed=3, firms_per_cluster=1, cohort_draw="multinomial").data, check_exact=True)
+    assert f"{counts(again)[0]} clusters" in again.describe()
 
 
 def test_outcome_validation():

@@ -197,7 +197,12 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
     position = rng.random(c_count)
     order = np.lexsort((position, ~export)) if params.assignment == "export_first" else np.argsort(position)
     cluster_cohort = np.empty(c_count, dtype=np.int64)
-    cluster_cohort[order] = np.asarray(params.cluster_cohorts(), dtype=np.int64)
+    if params.cohort_draw == "multinomial":
+        counts = rng.multinomial(c_count, np.asarray(params.cohort_shares()))
+        assigned = np.repeat(np.asarray((*params.cohorts, 0), dtype=np.int64), counts)
+    else:
+        assigned = np.asarray(params.cluster_cohorts(), dtype=np.int64)
+    cluster_cohort[order] = assigned
     partner = (np.arange(c_count) + rng.integers(1, max(c_count, 2), c_count)) % c_count
     wave = np.searchsorted(np.asarray(params.cohorts), cluster_cohort) + 1
     slope = np.where(cluster_cohort > 0, params.pretrend * wave / len(params.cohorts), 0.0)

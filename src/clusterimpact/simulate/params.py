@@ -209,6 +209,14 @@ class SimParams:
     assignment
         ``"random"`` or ``"export_first"`` (export-oriented clusters adopt
         first, in random order; domestic clusters last or never).
+    cohort_draw
+        ``"fixed"``: exactly :meth:`cluster_cohorts` clusters in each wave (a
+        designed roll-out); ``"multinomial"``: the wave counts are drawn as
+        ``Multinomial(n_clusters, cohort_shares())``, the same expected shares,
+        so that each cluster's cohort is random as under iid sampling of
+        clusters (the sampling model of the att_gt aggregations' influence
+        functions, which include the estimated cohort shares). A wave may then
+        be empty in small designs.
     export_share
         Share of export-oriented clusters.
     firms_per_cluster, tier_shares, workers_per_firm
@@ -275,6 +283,7 @@ class SimParams:
     cohort_sizes: tuple[int, ...] | None = None
     never_share: float = 0.3
     assignment: Literal["random", "export_first"] = "random"
+    cohort_draw: Literal["fixed", "multinomial"] = "fixed"
     export_share: float = 0.5
     firms_per_cluster: int = 5
     tier_shares: tuple[float, float, float] = (0.3, 0.5, 0.2)
@@ -311,6 +320,7 @@ class SimParams:
         for choice, allowed in (("level", ("worker", "firm")),
                                 ("design", ("panel", "repeated_cross_section")),
                                 ("assignment", ("random", "export_first")),
+                                ("cohort_draw", ("fixed", "multinomial")),
                                 ("exclusion_mode", ("zero", "drop"))):
             value = getattr(self, choice)
             if value not in allowed:
@@ -406,6 +416,18 @@ class SimParams:
         for g, s in zip(self.cohorts, sizes, strict=True):
             out += [g] * s
         return tuple(out + [0] * (self.n_clusters - len(out)))
+
+    def cohort_shares(self) -> tuple[float, ...]:
+        """Expected share of clusters in each wave, then never treated (sums to 1).
+
+        Examples
+        --------
+        >>> SimParams(n_clusters=5, cohorts=(3, 4), never_share=0.2).cohort_shares()
+        (0.4, 0.4, 0.2)
+        """
+        cohorts = self.cluster_cohorts()
+        counts = [cohorts.count(g) for g in (*self.cohorts, 0)]
+        return tuple(c / self.n_clusters for c in counts)
 
     def all_outcomes(self) -> tuple[Outcome, ...]:
         """The outcomes, plus ``outsourced_share`` when ``outsourcing > 0``."""

@@ -58,7 +58,10 @@ def describe(sim: Simulation) -> str:
     """Say plainly that the data are simulated, what they represent and what was assumed."""
     p = sim.params
     data = sim.data
-    cohorts = np.asarray(p.cluster_cohorts())
+    if p.cohort_draw == "fixed":
+        cohorts = np.asarray(p.cluster_cohorts())
+    else:  # drawn at random: count the realised waves
+        cohorts = data.groupby(sim.cluster, sort=False)["cohort"].first().to_numpy()
     waves = ", ".join(f"period {g} ({int((cohorts == g).sum())} clusters)" for g in p.cohorts)
     unit = "worker" if p.level == "worker" else "firm"
     kind = "panel" if p.design == "panel" else "repeated cross-sections (each person observed once)"
