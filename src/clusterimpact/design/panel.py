@@ -20,6 +20,7 @@ import pandas as pd
 from clusterimpact.design import _codes
 from clusterimpact.design._frames import read_table, to_pandas
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, show_rows, suggest
+from clusterimpact.inference.survey import LonelyPSU, SurveyDesign, check_lonely_option, design_from_frame
 
 __all__ = ["Panel"]
 
@@ -58,6 +59,24 @@ class Panel(_codes.RowArrays):
         the unit). Units must be nested in clusters.
     weights
         Non-negative sampling weights.
+    strata
+        Sampling strata of a survey design (``svyset ..., strata()``, R
+        ``svydesign(strata=)``); ``cluster`` is then the primary sampling unit
+        (PSU), which must be nested in the strata. Declaring ``strata`` or
+        ``fpc`` makes every estimator that produces influence functions report
+        design-based (linearised) variances with t inference on #PSUs - #strata
+        degrees of freedom; see :mod:`clusterimpact.inference.survey`.
+    fpc
+        Finite-population correction, one value per stratum: the population
+        number of PSUs of the stratum (values > 1) or the sampling fraction
+        (all values <= 1), as R ``survey``'s ``fpc``.
+    nest
+        PSU ids are only unique within strata (R ``svydesign(nest=TRUE)``):
+        clusters become (stratum, cluster) pairs.
+    lonely_psu
+        Strata with a single PSU: ``"fail"`` (error naming them), ``"adjust"``,
+        ``"average"``, ``"certainty"`` or ``"remove"``, as R's
+        ``options(survey.lonely.psu=)`` (with a warning).
 
     Attributes
     ----------
@@ -73,6 +92,9 @@ class Panel(_codes.RowArrays):
         The sorted observed periods in their original type.
     weights : numpy.ndarray
         Row weights (ones when none were given).
+    survey : SurveyDesign or None
+        The survey design (strata and fpc of each PSU) when ``strata`` or
+        ``fpc`` was given.
 
     Raises
     ------
@@ -81,7 +103,9 @@ class Panel(_codes.RowArrays):
         missing ids or times, duplicate (unit, time) rows, cohorts that vary
         within a unit, a treatment that switches off, clusters that vary within
         a unit, non-numeric, infinite or negative weights, no treated units,
-        no comparison units.
+        no comparison units; PSUs not nested in strata, strata varying within a
+        unit, an fpc that varies within a stratum or is below the sampled PSUs,
+        strata with a single PSU (with ``lonely_psu="fail"``).
 
     Examples
     --------
@@ -92,6 +116,15 @@ class Panel(_codes.RowArrays):
     (500, 5, [2004.0, 2006.0, 2007.0])
     >>> panel.describe()[["cohort", "units"]].to_dict("list")
     {'cohort': ['2004', '2006', '2007', 'never treated'], 'units': [20, 40, 131, 309]}
+
+    A stratified cluster sample (states as strata, counties as PSUs, 40% of
+    each state's counties sampled):
+
+    >>> df = df.assign(state=df["countyreal"] // 1000, f=0.4)
+    >>> survey = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat",
+    ...                   strata="state", fpc="f", lonely_psu="remove")
+    >>> survey.survey.df
+    471
     """
 
     def __init__(
@@ -104,6 +137,10 @@ class Panel(_codes.RowArrays):
         treatment: str | None = None,
         cluster: str | None = None,
         weights: str | None = None,
+        strata: str | None = None,
+        fpc: str | None = None,
+        nest: bool = False,
+        lonely_psu: LonelyPSU = "fail",
     ) -> None:
         frame = read_table(data) if isinstance(data, str | os.PathLike) else to_pandas(data)
         self._set("data", frame)
@@ -113,6 +150,10 @@ class Panel(_codes.RowArrays):
         self._set("treatment_column", treatment)
         self._set("cluster", cluster if cluster is not None else unit)
         self._set("weights_column", weights)
+        self._set("strata_column", strata)
+        self._set("fpc_column", fpc)
+        self._set("nest", bool(nest))
+        self._set("lonely_psu", lonely_psu)
         self._set("_cache", {})
         self._validate_roles()
         self._encode()
@@ -142,6 +183,8 @@ class Panel(_codes.RowArrays):
             "treatment": self.treatment_column,
             "cluster": self.cluster,
             "weights": self.weights_column,
+            "strata": self.strata_column,
+            "fpc": self.fpc_column,
         }
         duplicated = frame.columns[frame.columns.duplicated()].unique()
         if len(duplicated):
@@ -227,6 +270,7 @@ class Panel(_codes.RowArrays):
 
         if self.weights_column is not None:  # else ones on first use
             self._set("weights", _codes.readonly(self._encode_weights()))
+        self._set("survey", self._encode_survey())
         # cohorts are validated and stored per unit (per row for repeated cross-sections);
         # the row arrays cohort_value, event_time and treated are derived on first use
         cohort = (self._cohort_from_column() if self.cohort_column is not None
@@ -331,6 +375,44 @@ class Panel(_codes.RowArrays):
         if not (w > 0).any():
             raise PanelError(f"Every weight in {col!r} is zero: nothing left to estimate from.")
         return w
+
+    def _encode_survey(self) -> SurveyDesign | None:
+        """Validate strata and fpc, relabel nested PSUs (``nest=True``), build the design."""
+        check_lonely_option(self.lonely_psu)
+        if self.strata_column is None and self.fpc_column is None:
+            if self.nest:
+                raise SpecificationError("nest=True needs strata=: PSU ids are nested in strata.")
+            return None
+        strata = None
+        if self.strata_column is not None:
+            strata = self.data[self.strata_column].to_numpy()
+            if self.unit is not None and (self.nest or self.cluster == self.unit):
+                codes, _ = pd.factorize(self.data[self.strata_column], sort=True)
+                self._check_constant_within_unit(codes.astype(float), self.strata_column, "strata",
+                                                 "A unit belongs to one stratum (its baseline one).")
+            if self.nest:
+                self._nest_clusters(strata)
+        fpc = None if self.fpc_column is None else self._numeric(self.fpc_column, "fpc")
+        return design_from_frame(self.data, self.cluster_code, self.n_clusters, self.cluster,
+                                 strata, self.strata_column, fpc, self.fpc_column, self.lonely_psu)
+
+    def _nest_clusters(self, strata: np.ndarray) -> None:
+        """Clusters become (stratum, cluster) pairs (R ``svydesign(nest=TRUE)``)."""
+        s_code, s_labels = pd.factorize(pd.Series(strata), sort=True)
+        if (s_code < 0).any():
+            return  # missing strata are reported by design_from_frame
+        key = s_code.astype(np.int64) * np.int64(self.n_clusters) + self.cluster_code
+        codes, uniq = _codes.factorize(key)
+        labels = pd.MultiIndex.from_arrays(
+            [np.asarray(s_labels)[uniq // self.n_clusters],
+             np.asarray(self.cluster_labels)[uniq % self.n_clusters]],
+            names=[self.strata_column, self.cluster or self.unit])
+        self._set("cluster_code", _codes.readonly(codes))
+        self._set("cluster_labels", labels)
+        if self.unit is not None:
+            by_unit = np.empty(self.n_units, dtype=np.int64)
+            by_unit[self.unit_code] = codes
+            self._set("unit_cluster", _codes.readonly(by_unit))
 
     def _cohort_from_column(self) -> np.ndarray:
         col = self.cohort_column

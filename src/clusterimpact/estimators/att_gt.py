@@ -71,10 +71,11 @@ class AttGtConfig:
     boot_weights: MultiplierWeights
     alpha: float
     by: tuple[str, ...]
+    unbalanced: bool = False  # R did's allow_unbalanced_panel
 
     @classmethod
     def make(cls, y, covariates, control, method, anticipation, base_period, bootstrap,
-             alpha, by, boot_weights="mammen") -> AttGtConfig:
+             alpha, by, boot_weights="mammen", unbalanced=False) -> AttGtConfig:
         if not isinstance(y, str):
             raise SpecificationError(f"y must be a column name, got {type(y).__name__}.")
         check_choice("control", control, ControlGroup)
@@ -96,8 +97,12 @@ class AttGtConfig:
         elif covariates is not None and not isinstance(covariates, str):
             covariates = tuple(covariates) or None
         by = (by,) if isinstance(by, str) else tuple(by or ())
+        if not isinstance(unbalanced, bool | np.bool_):
+            raise SpecificationError(f"allow_unbalanced_panel must be True or False, got "
+                                     f"{unbalanced!r}.")
         return cls(y, covariates, control, method, float(anticipation), base_period,
-                   None if bootstrap is None else int(bootstrap), boot_weights, float(alpha), by)
+                   None if bootstrap is None else int(bootstrap), boot_weights, float(alpha), by,
+                   bool(unbalanced))
 
 
 # ------------------------------------------------------------------- design matrix
@@ -137,11 +142,17 @@ class _Sample:
     period_keep: np.ndarray       # over panel periods
     unit_cohort: np.ndarray       # numeric, inf never (after coercions)
     exclude_latest: float | None  # cohort kept as comparison only
+    unbalanced: bool = False      # estimate on the unbalanced panel (allow_unbalanced_panel)
 
 
 def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
             unit_group: np.ndarray | None) -> _Sample:
-    """R ``did``'s pre-processing: missing rows, balancing, no never-treated, first-period units."""
+    """R ``did``'s pre-processing: missing rows, balancing, no never-treated, first-period units.
+
+    With ``cfg.unbalanced`` (R's ``allow_unbalanced_panel = TRUE``) incomplete units are kept;
+    if the sample left after the cohort rules is balanced anyway, the panel estimator is used,
+    as R ``did`` does.
+    """
     bad = np.isnan(y)
     if x is not None:
         bad |= ~np.all(np.isfinite(x), axis=1)
@@ -152,21 +163,45 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
     unit_keep = np.ones(panel.n_units, dtype=bool)
     n_per = panel.n_periods
     period_keep = np.ones(n_per, dtype=bool)
+    unbalanced = panel.is_panel and cfg.unbalanced and (row_keep is not None
+                                                        or not panel.is_balanced)
     if panel.is_panel and (row_keep is not None or not panel.is_balanced):
         codes = panel.unit_code if row_keep is None else panel.unit_code[row_keep]
         tcodes = panel.time_code if row_keep is None else panel.time_code[row_keep]
         period_keep = np.bincount(tcodes, minlength=n_per) > 0
         counts = np.bincount(codes, minlength=panel.n_units)
-        full = counts == period_keep.sum()
+        full = (counts > 0) if unbalanced else counts == period_keep.sum()
         n_drop = int((~full & (counts > 0)).sum())
         if n_drop:
             _warn_drop(f"{n_drop} unit(s) are not observed in every period; dropped to "
-                       "balance the panel, as R did does by default.")
+                       "balance the panel, as R did does by default (allow_unbalanced_panel="
+                       "True keeps them).")
         unit_keep &= full
     cohort = panel.unit_cohort.copy() if panel.is_panel else panel.cohort_value.copy()
     cohort, unit_keep, period_keep, exclude_latest = apply_cohort_rules(
         cohort, unit_keep, panel.period_values, period_keep, cfg)
-    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest)
+    if unbalanced:
+        unit_keep, period_keep, unbalanced = _unbalanced_sample(panel, row_keep, unit_keep,
+                                                                period_keep)
+    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest, unbalanced)
+
+
+def _unbalanced_sample(panel: Panel, row_keep: np.ndarray | None, unit_keep: np.ndarray,
+                       period_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Units and periods with rows left after the cohort rules, and whether they are unbalanced.
+
+    R ``did`` (``pre_process_did``) tests balance on the rows that survive its
+    rules (``nrow == units x periods``) and uses the panel estimator when they are
+    balanced.
+    """
+    rows = period_keep[panel.time_code] & unit_keep[panel.unit_code]
+    if row_keep is not None:
+        rows &= row_keep
+    unit_keep = unit_keep & (np.bincount(panel.unit_code[rows], minlength=panel.n_units) > 0)
+    period_keep = period_keep & (np.bincount(panel.time_code[rows],
+                                             minlength=period_keep.size) > 0)
+    unbalanced = int(rows.sum()) != int(unit_keep.sum()) * int(period_keep.sum())
+    return unit_keep, period_keep, unbalanced
 
 
 def apply_cohort_rules(cohort: np.ndarray, keep: np.ndarray, periods: np.ndarray,
@@ -372,6 +407,11 @@ def att_gt(
     """
     cfg = AttGtConfig.make(y, covariates, control, method, anticipation, base_period, bootstrap,
                            alpha, by)
+    if cfg.bootstrap is not None and panel.survey is not None:
+        raise SpecificationError(
+            "bootstrap= with a survey design (strata=/fpc= on the Panel): the multiplier bootstrap "
+            "ignores strata and the fpc. Use the design-based analytic standard errors "
+            "(bootstrap=None).")
     yv = panel.column(cfg.y)
     x, x_names = (None, []) if cfg.covariates is None else _covariate_matrix(panel, cfg.covariates)
 
@@ -441,7 +481,7 @@ def att_gt(
         group_labels=group_labels, by=list(cfg.by),
         n_units_by_group=np.bincount(unit_group[keep_u], minlength=n_groups),
         row_cluster=row_cluster, bootstrap=cfg.bootstrap, boot_weights=cfg.boot_weights,
-        boot_seed=None, time_labels=_time_labeller(panel),
+        boot_seed=None, time_labels=_time_labeller(panel), survey=panel.survey,
     )
     _warn_cells(design, stats.reason, stats.att)
     info = {
@@ -451,8 +491,9 @@ def att_gt(
         "method": cfg.method if cfg.covariates is not None else "no covariates",
         "covariates": x_names[1:], "anticipation": cfg.anticipation,
         "base_period": cfg.base_period,
-        "vcov_type": (f"multiplier bootstrap ({cfg.bootstrap} {cfg.boot_weights} draws)"
-                      if cfg.bootstrap else "analytic (influence function)")
+        "vcov_type": panel.survey.label() if panel.survey is not None else
+        (f"multiplier bootstrap ({cfg.bootstrap} {cfg.boot_weights} draws)"
+         if cfg.bootstrap else "analytic (influence function)")
         + f", clustered by {panel.cluster or 'unit'}",
         "by": list(cfg.by), "panel": panel.is_panel,
         # how to re-estimate on re-assigned roll-out dates (randomization inference)
@@ -475,12 +516,22 @@ def _warn_few_clusters(n_clusters: int, panel: Panel) -> None:
 
 
 def _unit_groups(panel: Panel, by: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Subgroup code of each unit and the label frame (the codes of ``panel.groups``).
+
+    On panels the subgroups are coded once per unit: each ``by`` column is
+    checked for missing values and constancy within unit on its raw values (a
+    reshaped comparison on sorted grids), and only one row per unit is grouped.
+    Any failure falls back to the row-level path, which names the offending rows.
+    """
     if not by:
         n = panel.n_units
         return np.zeros(n, dtype=np.int64), pd.DataFrame(index=[0])
-    codes, labels = panel.groups(list(by))
     if not panel.is_panel:
-        return codes, labels
+        return panel.groups(list(by))
+    fast = _unit_groups_fast(panel, list(by))
+    if fast is not None:
+        return fast
+    codes, labels = panel.groups(list(by))
     unit_group = np.empty(panel.n_units, dtype=np.int64)
     unit_group[panel.unit_code] = codes
     varies = unit_group[panel.unit_code] != codes
@@ -490,6 +541,79 @@ def _unit_groups(panel: Panel, by: tuple[str, ...]) -> tuple[np.ndarray, pd.Data
             f"The by= column(s) {list(by)} vary within unit for {n_bad} unit(s); subgroups of "
             "att_gt must be fixed unit characteristics (e.g. measured at baseline).")
     return unit_group, labels
+
+
+def _unit_groups_fast(panel: Panel, names: list[str]) -> tuple[np.ndarray, pd.DataFrame] | None:
+    """:func:`_unit_groups` on one row per unit, or ``None`` when a column is missing or varies.
+
+    Each column is coded as ``groupby(sort=True, observed=True)`` codes it (sorted
+    factorisation; categories in their order), the codes are combined in mixed
+    radix and the combinations present are numbered in order, which is
+    ``ngroup()``'s numbering.
+    """
+    from clusterimpact.design import _codes
+
+    data = panel.data
+    if any(name not in data for name in names):
+        return None
+    n_units = panel.n_units
+    if panel._grid:
+        first = np.arange(n_units, dtype=np.int64) * (panel.n_obs // n_units)
+    else:  # any row of each unit will do once the columns are known to be constant within unit
+        first = np.empty(n_units, dtype=np.int64)
+        first[panel.unit_code] = np.arange(panel.n_obs)
+    combined = np.zeros(n_units, dtype=np.int64)
+    uniques = []
+    for name in names:
+        col = data[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            raw = col.cat.codes.to_numpy()
+            if (raw < 0).any():
+                return None
+        elif isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+            raw = col.to_numpy()  # NaN never equals itself: unit_values then returns None
+        else:
+            if col.isna().any():
+                return None
+            raw = col.to_numpy()
+        if _codes.unit_values(raw, panel.unit_code, n_units, panel._grid) is None:
+            return None
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            seen = np.bincount(raw[first], minlength=len(col.cat.categories)) > 0
+            used = np.flatnonzero(seen)
+            code = (np.cumsum(seen) - 1)[raw[first]]
+            levels = pd.Index(pd.Categorical.from_codes(used, dtype=col.dtype))
+        else:
+            code, levels = _sorted_codes(col, raw, first)
+        uniques.append(levels)
+        combined *= len(levels)
+        combined += code
+    size = int(np.prod([len(u) for u in uniques], dtype=float))
+    if size <= 4 * n_units + 1024:
+        seen = np.bincount(combined, minlength=size) > 0
+        present = np.flatnonzero(seen)
+        unit_group = (np.cumsum(seen) - 1)[combined]
+    else:
+        present, unit_group = np.unique(combined, return_inverse=True)
+    labels = {}
+    for name, levels in zip(reversed(names), reversed(uniques), strict=True):
+        labels[name] = levels.take(present % len(levels))
+        present = present // len(levels)
+    return unit_group.astype(np.int64), pd.DataFrame({n: labels[n] for n in names})
+
+
+def _sorted_codes(col: pd.Series, raw: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(col.take(rows), sort=True)``; small-range integers by one ``np.bincount``."""
+    values = raw[rows]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu" and values.size:
+        low = values.min()
+        span = int(values.max()) - int(low) + 1
+        if span <= 4 * values.size + 1024:
+            shifted = (values - low).astype(np.intp)
+            seen = np.bincount(shifted, minlength=span) > 0
+            levels = pd.Index((np.flatnonzero(seen) + int(low)).astype(col.dtype), name=col.name)
+            return (np.cumsum(seen) - 1)[shifted], levels
+    return pd.factorize(col.take(rows), sort=True)
 
 
 def _unit_weights(panel: Panel) -> np.ndarray:

@@ -21,6 +21,7 @@ from scipy import stats
 
 from clusterimpact.errors import ClusterImpactWarning, SpecificationError, suggest
 from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
+from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.kernels.cells import BlockInfluence
 from clusterimpact.results.base import Result
 
@@ -59,6 +60,12 @@ class GroupTimeDesign:
     boot_seed: int | None
     time_labels: Callable[[np.ndarray], np.ndarray]
     valid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    survey: SurveyDesign | None = None
+
+    @property
+    def dof(self) -> int | None:
+        """Design degrees of freedom with a survey design, else ``None`` (normal inference)."""
+        return None if self.survey is None else self.survey.df
 
     @property
     def n_rows(self) -> int:
@@ -110,9 +117,12 @@ def _labels(design: GroupTimeDesign, groups: np.ndarray) -> pd.DataFrame:
     return design.group_labels.iloc[groups].reset_index(drop=True)
 
 
-def _vcov_and_se(infl: np.ndarray | BlockInfluence, n_rows: int) -> np.ndarray:
-    vcov = infl.gram() if isinstance(infl, BlockInfluence) else infl.T @ infl
-    vcov /= float(n_rows) ** 2
+def _vcov_and_se(infl: np.ndarray | BlockInfluence, d: GroupTimeDesign) -> np.ndarray:
+    if d.survey is not None:  # design-based: PSU totals of the sum-scale influence functions
+        vcov = d.survey.vcov(np.asarray(infl) / d.n_rows, d.row_cluster)
+    else:
+        vcov = infl.gram() if isinstance(infl, BlockInfluence) else infl.T @ infl
+        vcov /= float(d.n_rows) ** 2
     bad = ~(np.sqrt(np.clip(np.diag(vcov), 0, None)) > _TINY)
     vcov[bad, :] = np.nan
     vcov[:, bad] = np.nan
@@ -166,7 +176,7 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
         infl = infl.with_zero_columns(~valid)
     elif not valid.all():
         infl[:, ~valid] = 0.0
-    vcov = _vcov_and_se(infl, design.n_rows)
+    vcov = _vcov_and_se(infl, design)
     zero = valid & ~np.isfinite(np.diag(vcov)) & (reason == "")
     reason[zero] = "zero variance"
     if design.bootstrap is not None:
@@ -185,8 +195,8 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
     notes = []
     if (~valid).any():
         notes.append(f"{int((~valid).sum())} cell(s) could not be estimated (see reason).")
-    return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, extra=extra,
-                           info={**info, "notes": notes}, influence=infl,
+    return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, dof=design.dof,
+                           extra=extra, info={**info, "notes": notes}, influence=infl,
                            cluster=design.row_cluster, design=design)
 
 
@@ -527,11 +537,11 @@ def _refit_aggregate(panel: Any, outcome: str, *, fit: Any, kind: str, min_e: fl
 def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, infl: np.ndarray,
             alpha: float, info: dict, sets: list[np.ndarray] | None, bands: bool = True
             ) -> AggregateResult:
-    vcov = _vcov_and_se(infl, d.n_rows)
+    vcov = _vcov_and_se(infl, d)
     extra = None
     if d.bootstrap is not None:
         vcov, crit = _bootstrap(d, infl, vcov, alpha, sets)
         if bands:
             extra = _bands(est, vcov, crit)
-    return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, extra=extra,
+    return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, dof=d.dof, extra=extra,
                            info=info, influence=infl, cluster=d.row_cluster)
