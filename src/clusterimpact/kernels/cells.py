@@ -190,6 +190,37 @@ class BlockInfluence:
             out[lo:hi] = self.table[lo:hi] @ (self.mats[j] @ weights)
         return out
 
+    def row_sums(self, block_row: np.ndarray, n_rows: int) -> np.ndarray:
+        """Dense ``(n_rows, cells)`` sums of the block influence functions within rows.
+
+        Each code contributes ``S_j @ M_j`` restricted to the cells its map
+        touches (with ``by=`` a code only enters its own subgroup's cells), so
+        the dense ``(blocks, cells)`` matrix is never built. Blocks of one
+        code lie in distinct rows (a block is a (code, cluster) pair), so each
+        code's contribution is added with one fancy-indexed update (``np.add.at``
+        otherwise).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = np.array([[1.0, 2.0, 1.0], [3.0, 5.0, 1.0], [0.0, 1.0, 1.0]])
+        >>> m = np.array([[[-1.0], [1.0], [-1.5]], [[1.0], [-1.0], [0.0]]])
+        >>> BlockInfluence(s, np.array([0, 2, 3]), m).row_sums(np.array([0, 1, 0]), 2).ravel().tolist()
+        [-1.5, 0.5]
+        """
+        out = np.zeros((n_rows, self.shape[1]))
+        for j, lo, hi in self._segments():
+            cols = np.flatnonzero(np.any(self.mats[j] != 0.0, axis=0))
+            if cols.size == 0:
+                continue
+            rows = block_row[lo:hi]
+            part = self.table[lo:hi] @ self.mats[j][:, cols]
+            if (rows[1:] > rows[:-1]).all():  # distinct rows (sorted by cluster within a code)
+                out[np.ix_(rows, cols)] += part
+            else:  # several blocks of one code in a row: accumulate
+                np.add.at(out, (rows[:, None], cols[None, :]), part)
+        return out
+
     def with_zero_columns(self, columns: np.ndarray) -> BlockInfluence:
         """The same factors with the influence of ``columns`` set to zero."""
         mats = self.mats.copy()
@@ -363,6 +394,8 @@ def cluster_rows(influence: np.ndarray, block_cluster: np.ndarray
     if counts.size and counts.max() <= 1:
         return influence, block_cluster, np.arange(n_blocks)
     row_cluster, block_row = np.unique(block_cluster, return_inverse=True)
+    if isinstance(influence, BlockInfluence):
+        return influence.row_sums(block_row, row_cluster.size), row_cluster, block_row
     agg = sparse.csr_matrix((np.ones(n_blocks), (block_row, np.arange(n_blocks))),
                             shape=(row_cluster.size, n_blocks))
     return np.asarray(agg @ np.asarray(influence)), row_cluster, block_row
