@@ -34,6 +34,7 @@ from clusterimpact.errors import (
     SpecificationError,
     suggest,
 )
+from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.kernels import drdid as kernels
 from clusterimpact.results.base import Result
 
@@ -89,6 +90,7 @@ class DDDResult(Result):
     cell_cohort: np.ndarray | None = None
     cell_time: np.ndarray | None = None
     target_unit_cohort: np.ndarray | None = None
+    survey: SurveyDesign | None = None
 
     def aggregate(self, kind: Literal["simple", "dynamic", "group"] = "simple") -> Result:
         """Aggregate the ATT(g,t) as R ``did`` does (weights = target units per cohort).
@@ -111,7 +113,6 @@ class DDDResult(Result):
         g, t = self.cell_cohort, self.cell_time
         ok = np.isfinite(self.estimate)
         psi = self.influence
-        n = psi.shape[0]
         tgt = self.target_unit_cohort
         share = {c: float(np.mean(tgt == c)) for c in np.unique(g)}
 
@@ -147,13 +148,22 @@ class DDDResult(Result):
                 theta, col = combine(np.flatnonzero(ok & (e == ev)))
                 keys.append({"event_time": ev}), est.append(theta), cols.append(col)
         infl = np.column_stack(cols)
-        scores = np.zeros((int(self.cluster.max()) + 1, infl.shape[1]))
-        np.add.at(scores, self.cluster, infl)
-        scores /= n
         frame = pd.DataFrame(keys) if kind != "simple" else pd.DataFrame(index=[0])
-        return Result(keys=frame, estimate=np.array(est), vcov=scores.T @ scores, alpha=self.alpha,
+        return Result(keys=frame, estimate=np.array(est), vcov=_vcov(infl, self.cluster, self.survey),
+                      alpha=self.alpha, dof=self.dof,
                       info={**self.info, "estimator": f"Triple differences, {kind} aggregation"},
                       influence=infl, cluster=self.cluster)
+
+
+def _vcov(infl: np.ndarray, cluster: np.ndarray, survey: SurveyDesign | None) -> np.ndarray:
+    """Clustered influence-function covariance, or the design-based one with a survey design."""
+    n = infl.shape[0]
+    if survey is not None:
+        return survey.vcov(infl / n, cluster)
+    scores = np.zeros((int(cluster.max()) + 1, infl.shape[1]))
+    np.add.at(scores, cluster, infl)
+    scores /= n
+    return scores.T @ scores
 
 
 def ddd(
@@ -319,10 +329,7 @@ def ddd(
     if not est:
         raise SpecificationError("No treated cohort with a pre-treatment period.")
     infl = np.column_stack(cols)
-    scores = np.zeros((int(cluster.max()) + 1, infl.shape[1]))
-    np.add.at(scores, cluster, infl)
-    scores /= n
-    vcov = scores.T @ scores
+    vcov = _vcov(infl, cluster, panel.survey)
     tgt = np.where(q, cohort, np.nan)
     keys = pd.DataFrame({"cohort": panel._label_times(np.array(rows_g)),
                          "time": panel._label_times(np.array(rows_t))})
@@ -330,9 +337,12 @@ def ddd(
             "outcome": y, "method": method, "control": control, "n_units": n,
             "n_obs": int(n * n_t), "n_clusters": int(np.unique(cluster).size),
             "subgroup": subgroup, "target": target, "covariates": covs,
-            "vcov_type": f"influence function, clustered by {panel.cluster or 'unit'}"}
+            "vcov_type": f"influence function, clustered by {panel.cluster or 'unit'}"
+            if panel.survey is None else panel.survey.label()}
     return DDDResult(keys=keys, estimate=np.array(est, dtype=float), vcov=vcov, alpha=alpha, info=info,
-                     influence=infl, cluster=cluster, cell_cohort=np.array(rows_g, dtype=float),
+                     dof=None if panel.survey is None else panel.survey.df,
+                     influence=infl, cluster=cluster, survey=panel.survey,
+                     cell_cohort=np.array(rows_g, dtype=float),
                      cell_time=np.array(rows_t, dtype=float), target_unit_cohort=tgt)
 
 

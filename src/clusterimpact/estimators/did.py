@@ -265,7 +265,8 @@ def did(
         estimates[s] = res.att
         phi[rows, s] = res.influence * (n / rows.size)
 
-    vcov = _cluster_vcov(phi, cluster)
+    survey = panel.survey
+    vcov = _cluster_vcov(phi, cluster) if survey is None else survey.vcov(phi / n, cluster)
     keys = labels.reset_index(drop=True) if by is not None else pd.DataFrame(index=[0])
     n_clusters = int(np.unique(cluster).size)
     info = {
@@ -275,10 +276,11 @@ def did(
         "n_obs": int(ok.sum()) if not panel.is_panel else 2 * n_units_used,
         "n_units": n_units_used,
         "n_clusters": n_clusters,
-        "vcov_type": f"clustered influence function (by {panel.cluster or 'unit'}), sum of S_g^2 / n^2",
+        "vcov_type": f"clustered influence function (by {panel.cluster or 'unit'}), sum of S_g^2 / n^2"
+        if survey is None else survey.label(),
         "by": [by] if isinstance(by, str) else list(by or []),
         "covariates": covs,
         "panel": panel.is_panel,
     }
     return Result(keys=keys, estimate=estimates, vcov=vcov, alpha=alpha, info=info,
-                  influence=phi, cluster=cluster)
+                  dof=None if survey is None else survey.df, influence=phi, cluster=cluster)

@@ -31,8 +31,8 @@ from clusterimpact.results.regression import RegressionResult
 
 __all__ = ["twfe"]
 
-VcovName = Literal["CR1", "CR2", "CR3", "HC1"]
-_VCOV_NAMES = ("CR1", "CR2", "CR3", "HC1")
+VcovName = Literal["CR1", "CR2", "CR3", "HC1", "SURVEY"]
+_VCOV_NAMES = ("CR1", "CR2", "CR3", "HC1", "SURVEY")
 
 
 def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[str]]:
@@ -72,7 +72,7 @@ def twfe(
     y: str,
     *,
     covariates: Sequence[str] | None = None,
-    vcov: VcovName = "CR1",
+    vcov: VcovName | None = None,
     fe: Sequence[str] | None = None,
     weights: str | None = None,
     by: str | Sequence[str] | None = None,
@@ -93,7 +93,10 @@ def twfe(
     vcov
         ``"CR1"`` (fixest small-sample correction, df :math:`G-1`), ``"CR2"``
         (Bell-McCaffrey with Satterthwaite df), ``"CR3"`` (cluster
-        jackknife) or ``"HC1"``. Switch later with ``res.with_vcov(...)``.
+        jackknife), ``"HC1"`` or ``"survey"`` (design-based, linearised, for a
+        Panel with ``strata=``/``fpc=``: R ``svyglm``'s variance, df #PSUs -
+        #strata). Default: ``"survey"`` when the Panel declares a survey
+        design, else ``"CR1"``. Switch later with ``res.with_vcov(...)``.
     fe
         Fixed effects to absorb: ``"unit"``, ``"time"``, ``"cluster"`` or data
         columns; default ``["unit", "time"]``.
@@ -145,6 +148,8 @@ def twfe(
     >>> round(float(res.with_vcov("CR2").tidy()["df"][0]), 1) > 0
     True
     """
+    if vcov is None:
+        vcov = "SURVEY" if panel.survey is not None else "CR1"
     if str(vcov).upper() not in _VCOV_NAMES:
         raise SpecificationError(
             f"Unknown vcov {vcov!r}; choose one of {', '.join(map(repr, _VCOV_NAMES))}."
@@ -243,4 +248,4 @@ def twfe(
                                           weights=weights, by=by, alpha=alpha, tol=tol), y),
     }
     return RegressionResult.from_fit(keys, coef[perm], fit, cluster, str(vcov).upper(),
-                                     alpha=alpha, info=info)
+                                     alpha=alpha, info=info, survey=panel.survey)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.inference.vcov import VcovData, VcovEstimate, compute_vcov
 from clusterimpact.results.base import Result
 
@@ -47,24 +48,29 @@ class RegressionResult(Result):
 
     fit: VcovData | None = None
     vcov_options: Mapping[str, Any] = field(default_factory=dict)
+    survey: SurveyDesign | None = None
 
     @staticmethod
     def _estimate_vcov(fit: VcovData, cluster: np.ndarray | None, name: str,
-                       options: Mapping[str, Any]) -> VcovEstimate:
+                       options: Mapping[str, Any], survey: SurveyDesign | None = None
+                       ) -> VcovEstimate:
+        if str(name).upper() == "SURVEY":
+            return _survey_vcov(fit, cluster, survey, options)
         return compute_vcov(name, fit, None if str(name).upper() == "HC1" else cluster,
                             **dict(options))
 
     @classmethod
     def from_fit(cls, keys, estimate: np.ndarray, fit: VcovData, cluster: np.ndarray | None,
                  vcov: str = "CR1", *, alpha: float = 0.05, info: Mapping[str, Any] | None = None,
-                 **vcov_options: Any) -> RegressionResult:
+                 survey: SurveyDesign | None = None, **vcov_options: Any) -> RegressionResult:
         """Build a result from a fit: compute the covariance and the influence functions.
 
         The influence function of observation :math:`i` is
         :math:`n\\,M \\ddot x_i w_i e_i`, so that
-        :math:`\\hat\\beta - \\beta \\approx` its mean.
+        :math:`\\hat\\beta - \\beta \\approx` its mean. ``survey`` (the Panel's
+        design, whose PSUs are the ``cluster`` codes) enables ``vcov="survey"``.
         """
-        est = cls._estimate_vcov(fit, cluster, vcov, vcov_options)
+        est = cls._estimate_vcov(fit, cluster, vcov, vcov_options, survey)
         we = fit.resid if fit.weights is None else np.asarray(fit.weights, dtype=float) * fit.resid
         influence = fit.n * (fit.x * we[:, None]) @ fit.bread
         meta = dict(info or {})
@@ -72,7 +78,7 @@ class RegressionResult(Result):
         return cls(keys=keys, estimate=estimate, vcov=est.cov, alpha=alpha, dof=est.df,
                    info=meta, influence=influence,
                    cluster=None if cluster is None else np.asarray(cluster),
-                   fit=fit, vcov_options=dict(vcov_options))
+                   fit=fit, vcov_options=dict(vcov_options), survey=survey)
 
     def with_vcov(self, vcov: str, **options: Any) -> RegressionResult:
         """Return the same estimates with another covariance estimator (no refit).
@@ -80,7 +86,8 @@ class RegressionResult(Result):
         Parameters
         ----------
         vcov
-            ``"HC1"``, ``"CR1"``, ``"CR2"`` or ``"CR3"``.
+            ``"HC1"``, ``"CR1"``, ``"CR2"``, ``"CR3"`` or ``"survey"`` (design-based,
+            when the Panel declared a survey design).
         **options
             Options of that estimator (e.g. ``fixef_k="full"`` for CR1).
 
@@ -103,7 +110,7 @@ class RegressionResult(Result):
         if str(vcov).upper() != "HC1" and self.cluster is None:
             raise SpecificationError(
                 f"This result keeps no cluster codes; {str(vcov).upper()} needs them.")
-        est = self._estimate_vcov(self.fit, self.cluster, vcov, options)
+        est = self._estimate_vcov(self.fit, self.cluster, vcov, options, self.survey)
         info = dict(self.info)
         info.update(_vcov_info(est))
         return replace(self, vcov=est.cov, dof=est.df, info=info, vcov_options=dict(options))
@@ -146,11 +153,28 @@ class RegressionResult(Result):
         return randomization(self, **options)
 
 
+def _survey_vcov(fit: VcovData, cluster: np.ndarray | None, survey: SurveyDesign | None,
+                 options: Mapping[str, Any]) -> VcovEstimate:
+    """Design-based covariance of the coefficients (R ``svyglm``): scores :math:`M\\ddot x_i w_i e_i`."""
+    from clusterimpact.errors import SpecificationError
+
+    if survey is None or cluster is None:
+        raise SpecificationError("vcov='survey' needs a survey design: build the Panel with "
+                                 "strata= and/or fpc= (cluster= is the PSU).")
+    if options:
+        raise SpecificationError(f"vcov='survey' takes no options, got {sorted(options)}.")
+    we = fit.resid if fit.weights is None else np.asarray(fit.weights, dtype=float) * fit.resid
+    cov = survey.vcov((fit.x * we[:, None]) @ fit.bread, np.asarray(cluster))
+    return VcovEstimate(cov, np.full(fit.k, float(survey.df)), "survey",
+                        n_clusters=int(survey.psu_stratum.size))
+
+
 def _vcov_info(est: VcovEstimate) -> dict[str, Any]:
     labels = {"HC1": "HC1 (heteroskedasticity-robust)",
               "CR1": "CR1 (cluster-robust, fixest small-sample correction)",
               "CR2": "CR2 (Bell-McCaffrey, Satterthwaite df)",
-              "CR3": "CR3 (cluster jackknife)"}
+              "CR3": "CR3 (cluster jackknife)",
+              "survey": "design-based (linearised, R svyglm / Stata svy)"}
     out: dict[str, Any] = {"vcov_type": est.name, "vcov_label": labels.get(est.name, est.name)}
     if est.n_clusters is not None:
         out["n_clusters"] = est.n_clusters
