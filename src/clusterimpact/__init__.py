@@ -17,7 +17,13 @@ from clusterimpact.design.baseline import baseline
 from clusterimpact.design.controls import matched_did, rank_comparison_clusters
 from clusterimpact.design.matching import match
 from clusterimpact.design.panel import Panel
-from clusterimpact.engines import CellStats, LazyPanel, att_gt_from_stats
+from clusterimpact.engines import (
+    CellStats,
+    LazyPanel,
+    att_gt_from_stats,
+    event_study_from_stats,
+    twfe_from_stats,
+)
 from clusterimpact.errors import (
     ClusterImpactError,
     ClusterImpactWarning,
@@ -78,6 +84,7 @@ __all__ = [
     "ddd_regression",
     "did",
     "event_study",
+    "event_study_from_stats",
     "honest",
     "indicators",
     "klk_index",
@@ -92,6 +99,7 @@ __all__ = [
     "synthetic_control",
     "synthetic_did",
     "twfe",
+    "twfe_from_stats",
     "twfe_weights",
     "winners_losers",
     "workers",

@@ -29,6 +29,21 @@ def _assert_same(a: ci.GroupTimeResult, b: ci.GroupTimeResult, atol: float = 1e-
             np.testing.assert_allclose(xb.overall.std_error, xa.overall.std_error, rtol=0, atol=atol)
 
 
+def _assert_regression_equal(ref, got) -> None:
+    """Keys, estimates, the full covariance, SEs, df and the tidy table agree to 1e-10."""
+    ta, tb = ref.tidy(), got.tidy()
+    assert list(ta.columns) == list(tb.columns)
+    num = ta.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(ta.drop(columns=num), tb.drop(columns=num))
+    np.testing.assert_allclose(tb[num].to_numpy(float), ta[num].to_numpy(float), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.estimate, ref.estimate, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.vcov, ref.vcov, rtol=0, atol=1e-10 * np.abs(ref.vcov).max())
+    np.testing.assert_allclose(np.sqrt(np.diag(got.vcov)), np.sqrt(np.diag(ref.vcov)), rtol=0,
+                               atol=1e-10)
+    for key in ("n_obs", "n_units", "n_clusters"):
+        assert got.info[key] == ref.info[key], key
+
+
 @pytest.fixture(scope="session")
 def mpdta() -> pd.DataFrame:
     df = ci.datasets.load("mpdta")
@@ -60,3 +75,9 @@ def files(tmp_path_factory, mpdta, staggered) -> dict[str, str]:
 def assert_same():
     """The comparison of two att_gt results (cells and the four aggregations)."""
     return _assert_same
+
+
+@pytest.fixture(scope="session")
+def assert_regression():
+    """The comparison of two regression results (twfe or event study) to 1e-10."""
+    return _assert_regression_equal

@@ -53,3 +53,19 @@ def test_spark_validation_matches_panel(spark, mpdta):
     with pytest.raises(ci.PanelError) as got:
         ci.LazyPanel(spark.createDataFrame(dup), **roles)
     assert str(got.value).splitlines()[0] == str(want.value).splitlines()[0]
+
+
+def test_spark_regressions_equal_rows(spark, staggered, assert_regression):
+    import warnings
+
+    def _quiet(fn, *args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ci.FewClustersWarning)
+            return fn(*args, **kwargs)
+
+    roles = dict(unit="worker_id", time="period", cohort="cohort", cluster="cluster_id")
+    panel = ci.Panel(staggered, **roles)
+    lp = ci.LazyPanel(spark.createDataFrame(staggered), **roles)
+    assert_regression(_quiet(ci.twfe, panel, "y", by="gender"), _quiet(lp.twfe, "y", by="gender"))
+    assert_regression(_quiet(ci.event_study, panel, "y", method="twfe"),
+                      _quiet(lp.event_study, "y"))

@@ -19,6 +19,8 @@ Examples
 
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
 from clusterimpact.engines.lazy import LazyPanel
+from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import open_source
 
-__all__ = ["CellStats", "LazyPanel", "att_gt_from_stats", "open_source"]
+__all__ = ["CellStats", "LazyPanel", "att_gt_from_stats", "event_study_from_stats", "open_source",
+           "twfe_from_stats"]

@@ -19,9 +19,12 @@ import pandas as pd
 
 from clusterimpact.engines._spec import Expr, Query, col, lit, missing, when
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
+from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import Source, open_source
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, suggest
+from clusterimpact.results.event_study import EventStudyResult
 from clusterimpact.results.group_time import GroupTimeResult
+from clusterimpact.results.regression import RegressionResult
 
 __all__ = ["LazyPanel"]
 
@@ -632,3 +635,57 @@ class LazyPanel:
         return att_gt_from_stats(self.cell_stats(y, by), control=control, method=method,
                                  anticipation=anticipation, base_period=base_period,
                                  bootstrap=bootstrap, alpha=alpha, seed=seed)
+
+    def twfe(self, y: str, *, covariates: Any = None, vcov: str = "CR1", fe: Any = None,
+             by: str | Sequence[str] | None = None, alpha: float = 0.05) -> RegressionResult:
+        """``ci.twfe`` (unit and period fixed effects, CR1) through the compressed statistics.
+
+        Exact on balanced panels (see :mod:`clusterimpact.engines.regression`);
+        the panel's weights, if any, must be constant within unit.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> lp = ci.LazyPanel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...                   cohort="first.treat")
+        >>> lp.twfe("lemp").tidy()[["term", "estimate"]].round(4)
+              term  estimate
+        0  treated   -0.0365
+        """
+        _refuse(covariates, fe)
+        return twfe_from_stats(self.cell_stats(y, by), vcov=vcov, alpha=alpha)
+
+    def event_study(self, y: str, *, method: str = "twfe", leads: int | None = None,
+                    lags: int | None = None, reference: int | None = -1, vcov: str = "CR1",
+                    covariates: Any = None, bin_endpoints: bool = True, alpha: float = 0.05,
+                    by: str | Sequence[str] | None = None, fe: Any = None) -> EventStudyResult:
+        """``ci.event_study(method="twfe")`` (dynamic TWFE, CR1) through the compressed statistics.
+
+        Exact on balanced panels; only ``method="twfe"`` is implemented lazily.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> lp = ci.LazyPanel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...                   cohort="first.treat")
+        >>> lp.event_study("lemp").tidy()["event_time"].tolist()
+        [-4, -3, -2, 0, 1, 2, 3]
+        """
+        if method != "twfe":
+            raise SpecificationError(
+                f"LazyPanel.event_study supports method='twfe' only (got {method!r}); the other "
+                "estimators need row-level first stages: use ci.event_study on a ci.Panel.")
+        _refuse(covariates, fe)
+        return event_study_from_stats(self.cell_stats(y, by), leads=leads, lags=lags,
+                                      reference=reference, vcov=vcov, bin_endpoints=bin_endpoints,
+                                      alpha=alpha)
+
+
+def _refuse(covariates: Any, fe: Any) -> None:
+    if covariates is not None:
+        raise SpecificationError(
+            "Regressions with covariates are not exactly compressible to (cohort, cluster) sums; "
+            "use ci.Panel on the rows, or drop covariates=.")
+    if fe is not None and list([fe] if isinstance(fe, str) else fe) != ["unit", "time"]:
+        raise SpecificationError(f"LazyPanel regressions absorb unit and time fixed effects only "
+                                 f"(got fe={fe!r}).")
