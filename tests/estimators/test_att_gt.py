@@ -305,6 +305,173 @@ def test_repeated_cross_sections_match_rc_kernels(mpdta):
     assert np.isfinite(cov.estimate).all()
 
 
+
+# ------------------------------------------------------------------ allow_unbalanced_panel
+# R did 2.5.1, att_gt(yname="y", tname="period", idname="unit", gname="g",
+# control_group="nevertreated", est_method="reg", allow_unbalanced_panel=TRUE, bstrap=FALSE,
+# cband=FALSE) and aggte(type=..., na.rm=TRUE, bstrap=FALSE) on the panel simulated by
+# benchmarks/R/generate_cs_unbalanced_golden.R of github.com/igerber/diff-diff (its output
+# benchmarks/data/cs_unbalanced_golden.json, values transcribed here). The data are not copied:
+# _r_unbalanced_panel() replays that script's set.seed(20260706) draws with tests/kernels/r_rng.py.
+R_UNBALANCED = {
+    "cells": {
+        "g": [3, 3, 3, 3, 4, 4, 4, 4], "t": [2, 3, 4, 5, 2, 3, 4, 5],
+        "att": [0.031419477925689859, 1.0795162943988603, 2.1133518226847086,
+                3.0202671592981178, 0.17146546152483008, -0.26790091392588422,
+                2.0385657598869629, 4.1652407502122752],
+        "se": [0.13038507360189816, 0.11833070815931725, 0.18499992165315304,
+               0.14426780306320647, 0.10404928172836575, 0.10960941881338133,
+               0.10529614386033723, 0.13619665759579466],
+    },
+    "simple": (2.4833883572961848, 0.094253486976800874),
+    "group": {"overall": (2.5864741735884236, 0.093219774066356093),
+              "att": [2.0710450921272288, 3.1019032550496188],
+              "se": [0.11305016015636252, 0.10548897353424015]},
+    "dynamic": {"overall": (2.5728681576298404, 0.097608983575660169),
+                "e": [-2, -1, 0, 1, 2],
+                "att": [0.17146546152483008, -0.11824071800009718, 1.5590410271429116,
+                        3.1392962864484919, 3.0202671592981178],
+                "se": [0.10404928172836575, 0.08235178064454754, 0.087721203057747971,
+                       0.15306924462190835, 0.14426780306320641]},
+}
+
+
+def _r_unbalanced_panel() -> pd.DataFrame:
+    """The R script's panel: 50 units of cohort 3 (each of periods 4-5 kept with prob. 0.6),
+    50 of cohort 4 and 100 never treated, y = fe + 0.3 t + effect + N(0, 0.5^2)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "kernels"))
+    from r_rng import RRandom
+    from scipy.special import ndtri
+
+    rng = RRandom(20260706)
+
+    def rnorm() -> float:  # R's default normal.kind "Inversion" (two uniforms, 2^27 grid)
+        u = rng.unif_rand()
+        return float(ndtri((int(134217728 * u) + rng.unif_rand()) / 134217728))
+
+    rows, unit = [], 0
+    for g, attrition, n in ((3, True, 50), (4, False, 50), (0, False, 100)):
+        for _ in range(n):
+            fe = rnorm()
+            for t in range(1, 6):
+                if attrition and t >= 4 and rng.unif_rand() < 0.40:
+                    continue
+                eff = (t - g + 1) * (1.0 if g == 3 else 2.0) if g and t >= g else 0.0
+                rows.append((unit, t, g, fe + 0.3 * t + eff + 0.5 * rnorm()))
+            unit += 1
+    return pd.DataFrame(rows, columns=["unit", "period", "g", "y"])
+
+
+@pytest.fixture(scope="module")
+def r_unbalanced():
+    df = _r_unbalanced_panel()
+    assert len(df) == 963 and df["y"].iloc[0] == pytest.approx(0.55163821453080797, rel=1e-13)
+    return ci.Panel(df, unit="unit", time="period", cohort="g")
+
+
+@pytest.mark.parametrize("method", ["reg", "dr", "ipw"])  # identical without covariates
+def test_allow_unbalanced_panel_matches_r_did(r_unbalanced, method):
+    res = ci.att_gt(r_unbalanced, "y", method=method, allow_unbalanced_panel=True)
+    ref = R_UNBALANCED["cells"]
+    tab = res.tidy()
+    assert tab["cohort"].tolist() == ref["g"] and tab["time"].tolist() == ref["t"]
+    np.testing.assert_allclose(tab["estimate"], ref["att"], rtol=1e-8)
+    np.testing.assert_allclose(tab["std_error"], ref["se"], rtol=1e-6)
+    assert res.info["unbalanced"] and res.info["n_units"] == 200 and res.info["n_obs"] == 963
+
+
+def test_allow_unbalanced_panel_aggregations_match_r_aggte(r_unbalanced):
+    res = ci.att_gt(r_unbalanced, "y", method="reg", allow_unbalanced_panel=True)
+    simple = res.aggregate("simple")
+    assert simple.estimate[0] == pytest.approx(R_UNBALANCED["simple"][0], rel=1e-8)
+    assert simple.std_error[0] == pytest.approx(R_UNBALANCED["simple"][1], rel=1e-6)
+    for kind in ("group", "dynamic"):
+        ref = R_UNBALANCED[kind]
+        agg = res.aggregate(kind)
+        assert agg.overall.estimate[0] == pytest.approx(ref["overall"][0], rel=1e-8)
+        assert agg.overall.std_error[0] == pytest.approx(ref["overall"][1], rel=1e-6)
+        np.testing.assert_allclose(agg.estimate, ref["att"], rtol=1e-8)
+        np.testing.assert_allclose(agg.std_error, ref["se"], rtol=1e-6)
+    assert res.aggregate("dynamic").tidy()["event_time"].tolist() == R_UNBALANCED["dynamic"]["e"]
+
+
+def test_default_still_balances_the_r_unbalanced_panel(r_unbalanced):
+    with pytest.warns(ci.DroppedRowsWarning, match="not observed in every period"):
+        res = ci.att_gt(r_unbalanced, "y")
+    assert res.info["n_units"] < 200 and not res.info["unbalanced"]
+
+
+def _drop_rows(mpdta, frac=0.1, seed=3):
+    rng = np.random.default_rng(seed)
+    return mpdta[rng.random(len(mpdta)) > frac].reset_index(drop=True)
+
+
+@pytest.mark.parametrize(("covariates", "method", "control"), [
+    (None, "dr", "never_treated"), (None, "dr", "not_yet_treated"),
+    (["lpop"], "dr", "never_treated"), (["lpop"], "reg", "not_yet_treated"),
+    (["lpop"], "ipw", "never_treated")])
+def test_unbalanced_equals_cross_sections_clustered_on_units(mpdta, covariates, method, control):
+    # by construction: the unbalanced-panel estimator is the repeated cross-section estimator
+    # on the same rows with the influence function summed within unit (cluster = unit)
+    short = _drop_rows(mpdta)
+    unb = ci.att_gt(ci.Panel(short, unit="countyreal", time="year", cohort="first.treat"),
+                    "lemp", covariates=covariates, method=method, control=control,
+                    allow_unbalanced_panel=True)
+    rc = ci.att_gt(ci.Panel(short, unit=None, time="year", cohort="first.treat",
+                            cluster="countyreal"),
+                   "lemp", covariates=covariates, method=method, control=control)
+    np.testing.assert_allclose(unb.estimate, rc.estimate, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(unb.std_error, rc.std_error, rtol=1e-10)
+    assert unb.info["n_units"] == short["countyreal"].nunique()
+    assert unb.info["n_clusters"] == rc.info["n_clusters"]
+
+
+def test_unbalanced_aggregation_weights_count_units(mpdta):
+    # R aggte's pg on unbalanced panels: cohort shares of units, not of rows
+    short = _drop_rows(mpdta, frac=0.3)
+    res = ci.att_gt(ci.Panel(short, unit="countyreal", time="year", cohort="first.treat"),
+                    "lemp", allow_unbalanced_panel=True)
+    tab = res.tidy()
+    post = tab[tab["cohort"] <= tab["time"]]
+    units = short.groupby("first.treat")["countyreal"].nunique()
+    pg = units.reindex(post["cohort"]).to_numpy(dtype=float)
+    expected = float(np.sum(pg * post["estimate"]) / pg.sum())
+    assert res.aggregate("simple").estimate[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_allow_unbalanced_panel_on_balanced_sample_is_the_panel_estimator(mpdta, panel):
+    # R did resets allow_unbalanced_panel when the sample is balanced
+    res = ci.att_gt(panel, "lemp", allow_unbalanced_panel=True)
+    ref = ci.att_gt(panel, "lemp")
+    np.testing.assert_array_equal(res.estimate, ref.estimate)
+    np.testing.assert_array_equal(res.std_error, ref.std_error)
+    assert not res.info["unbalanced"]
+    # ... also when the only missing rows fall in periods the no-never-treated rule drops
+    df = mpdta[mpdta["first.treat"] != 0]
+    df = df.drop(df.index[(df["year"] == 2007)][:5])
+    p = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+    with pytest.warns(ci.DroppedRowsWarning, match="No never-treated"):
+        res = ci.att_gt(p, "lemp", control="not_yet_treated", allow_unbalanced_panel=True)
+    assert not res.info["unbalanced"]
+
+
+def test_allow_unbalanced_panel_missing_outcomes_and_options(mpdta):
+    df = mpdta.copy()
+    df.loc[df.index[[3, 10, 11]], "lemp"] = np.nan
+    p = ci.Panel(df, unit="countyreal", time="year", cohort="first.treat")
+    with pytest.warns(ci.DroppedRowsWarning, match="missing outcome"):
+        res = ci.att_gt(p, "lemp", allow_unbalanced_panel=True, base_period="universal",
+                        bootstrap=99, seed=1)
+    assert res.info["unbalanced"] and res.info["n_units"] == 500 and res.info["n_obs"] == 2497
+    tab = res.tidy()
+    estimated = tab["reason"] != "reference period"
+    assert np.isfinite(tab.loc[estimated, "band_low"]).all() and (~estimated).sum() == 3
+    with pytest.raises(ci.SpecificationError, match="allow_unbalanced_panel"):
+        ci.att_gt(p, "lemp", allow_unbalanced_panel="yes")
+
+
 # ------------------------------------------------------------------ simulations
 def _simulate(rng, n_units=300, periods=5):
     """Staggered DGP: cohorts 3 and 4 (and never), unit and time effects, parallel trends.
@@ -321,12 +488,18 @@ def _simulate(rng, n_units=300, periods=5):
     return pd.DataFrame({"id": np.repeat(np.arange(n_units), periods), "t": tt, "g": gg, "y": y})
 
 
-def _monte_carlo(reps):
+def _monte_carlo(reps, attrition=0.0):
+    """Replications of :func:`_simulate`; ``attrition`` drops rows at random (more often late
+    and in cohort 3, independently of the outcome) and fits with allow_unbalanced_panel."""
     rng = np.random.default_rng(12345)
     est, cover, truth = [], [], None
     for _ in range(reps):
         df = _simulate(rng)
-        res = ci.att_gt(ci.Panel(df, unit="id", time="t", cohort="g"), "y")
+        if attrition:
+            p_miss = attrition * (df["t"] / df["t"].max()) * np.where(df["g"] == 3, 1.5, 1.0)
+            df = df[rng.random(len(df)) >= p_miss]
+        res = ci.att_gt(ci.Panel(df, unit="id", time="t", cohort="g"), "y",
+                        allow_unbalanced_panel=bool(attrition))
         tab = res.tidy()
         post = tab["cohort"] <= tab["time"]
         truth = np.where(post, 1 + 0.5 * (tab["time"] - tab["cohort"]), 0.0)
@@ -335,8 +508,8 @@ def _monte_carlo(reps):
     return np.array(est), np.array(cover), truth
 
 
-def _check_mc(reps, lo, hi):
-    est, cover, truth = _monte_carlo(reps)
+def _check_mc(reps, lo, hi, attrition=0.0):
+    est, cover, truth = _monte_carlo(reps, attrition)
     bias = est.mean(0) - truth
     mc_se = est.std(0, ddof=1) / np.sqrt(reps)
     assert np.all(np.abs(bias) < 4 * mc_se)
@@ -353,3 +526,13 @@ def test_simulation_unbiased_and_covers():
 @pytest.mark.slow
 def test_simulation_unbiased_and_covers_full():
     _check_mc(2000, 0.93, 0.97)
+
+
+def test_simulation_with_attrition_unbiased_and_covers():
+    # unbalanced panels (up to 30% of late rows missing) with allow_unbalanced_panel=True
+    _check_mc(150, 0.91, 0.98, attrition=0.2)
+
+
+@pytest.mark.slow
+def test_simulation_with_attrition_unbiased_and_covers_full():
+    _check_mc(2000, 0.93, 0.97, attrition=0.2)

@@ -305,6 +305,7 @@ def att_gt(
     alpha: float = 0.05,
     seed: int | np.random.Generator | None = None,
     by: str | list[str] | None = None,
+    allow_unbalanced_panel: bool = False,
 ) -> GroupTimeResult:
     """Group-time average treatment effects ATT(g,t) of a staggered adoption design.
 
@@ -343,6 +344,15 @@ def att_gt(
         Subgroup column(s), constant within unit. Every subgroup is estimated
         in the same pass and the influence functions are stacked, so the joint
         covariance across subgroups is available (``.aggregate(...).compare()``).
+    allow_unbalanced_panel
+        ``False`` (default, as R ``did``): units not observed in every period
+        are dropped to balance the panel (with a warning). ``True``: every row
+        is used, each cell with the repeated cross-section estimators on the
+        rows of its two periods and the influence functions summed within
+        unit, so standard errors stay clustered on units (R ``did``'s
+        ``allow_unbalanced_panel = TRUE``). Cohort shares for the
+        aggregations count units. A sample that is balanced after the
+        pre-processing uses the panel estimator, as R ``did`` does.
 
     Returns
     -------
@@ -360,7 +370,8 @@ def att_gt(
     -----
     DroppedRowsWarning
         For rows with missing values, units not observed in every period
-        (the panel is balanced, as R ``did`` does by default), units treated
+        (the panel is balanced, as R ``did`` does by default, unless
+        ``allow_unbalanced_panel=True``), units treated
         in the first period, and the no-never-treated adjustment.
     EstimationWarning
         Naming the (cohort, time) cells that could not be estimated (kept as NaN).
@@ -381,7 +392,11 @@ def att_gt(
     cell calls the 2x2 kernels of Sant'Anna & Zhao (2020). Standard errors are
     :math:`\\sqrt{\\sum_c (\\sum_{i\\in c}\\psi_i)^2}/n`, clustered on
     ``panel.cluster`` (R ``did``'s analytic standard errors when clusters are
-    units). Repeated cross-sections use the four cell means. Units are weighted
+    units). Repeated cross-sections use the four cell means, as do unbalanced
+    panels with ``allow_unbalanced_panel=True``, where a unit's rows in the
+    cell's two periods add up to its influence function
+    (:math:`\\psi_i = \\sum_{r \\in i}\\phi_r\\,n/n_1`, with :math:`n_1` the cell's
+    rows and :math:`n` the units). Units are weighted
     by the panel's weights, which must be constant within unit.
 
     References
@@ -406,7 +421,7 @@ def att_gt(
     -0.04
     """
     cfg = AttGtConfig.make(y, covariates, control, method, anticipation, base_period, bootstrap,
-                           alpha, by)
+                           alpha, by, unbalanced=allow_unbalanced_panel)
     if cfg.bootstrap is not None and panel.survey is not None:
         raise SpecificationError(
             "bootstrap= with a survey design (strata=/fpc= on the Panel): the multiplier bootstrap "
@@ -444,7 +459,8 @@ def att_gt(
     plan = _plan(tvals, cvals, glists, cfg)
 
     n_t = tvals.size
-    if panel.is_panel and panel._grid and sample.row_keep is None and x is None:
+    if panel.is_panel and panel._grid and sample.row_keep is None and x is None \
+            and not sample.unbalanced:
         # sorted unit-by-period rows without gaps: the outcomes are a (units, periods) matrix
         ywide = yv.reshape(panel.n_units, -1)
         ywide = ywide if sample.period_keep.all() else ywide[:, sample.period_keep]
@@ -468,7 +484,8 @@ def att_gt(
         y_rows = yv if all_rows else yv[sel]
         n_obs = int(y_rows.size)
         ucode = unit_code if all_rows else unit_code[sel]
-        path = _panel_path if panel.is_panel else _rc_path
+        path = _unbalanced_path if sample.unbalanced else \
+            _panel_path if panel.is_panel else _rc_path
         stats, rows_u, row_cluster, blocks, n_obs_units = path(
             panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
             n_coh, n_groups, n_t, keep_u)
@@ -495,11 +512,12 @@ def att_gt(
         (f"multiplier bootstrap ({cfg.bootstrap} {cfg.boot_weights} draws)"
          if cfg.bootstrap else "analytic (influence function)")
         + f", clustered by {panel.cluster or 'unit'}",
-        "by": list(cfg.by), "panel": panel.is_panel,
+        "by": list(cfg.by), "panel": panel.is_panel, "unbalanced": sample.unbalanced,
         # how to re-estimate on re-assigned roll-out dates (randomization inference)
         "refit": RefitSpec(panel, partial(
             att_gt, covariates=covariates, control=control, method=method,
-            anticipation=anticipation, base_period=base_period, alpha=alpha, by=by), cfg.y),
+            anticipation=anticipation, base_period=base_period, alpha=alpha, by=by,
+            allow_unbalanced_panel=allow_unbalanced_panel), cfg.y),
     }
     _warn_few_clusters(int(row_cluster.size), panel)
     return build_result(design, stats, rows_u, cfg.alpha, info, seed)
@@ -679,13 +697,41 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
 
 def _rc_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan, n_coh,
              n_groups, n_t, keep_u):
-    n_cg = n_groups * n_coh
     row_cg = unit_cg if all_rows else unit_cg[sel]
     w = weights if all_rows else weights[sel]
-    w = w / w.mean()
     cluster = panel.cluster_code if all_rows else panel.cluster_code[sel]
-    if x is None:
-        layout = K.block_layout(cluster, row_cg * n_t + tcode, n_cg * n_t, panel.n_clusters)
+    xr = None if x is None else x if all_rows else x[sel]
+    return _rows_path(cfg, xr, tcode, y_rows, row_cg, w, cluster, panel.n_clusters, plan, n_coh,
+                      n_groups, n_t)
+
+
+def _unbalanced_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
+                     n_coh, n_groups, n_t, keep_u):
+    """R ``did``'s ``allow_unbalanced_panel``: the cross-section cells on the panel's rows.
+
+    Each row is an observation of its unit's cohort; the sum-scale influence
+    functions of a unit's rows (and of a cluster's units) add up to one row per
+    cluster. The aggregation blocks are units, as R ``did``'s ``aggte`` takes
+    cohort shares over units (``pg``).
+    """
+    unit_cluster = panel.unit_cluster
+    xr = None if x is None else x if all_rows else x[sel]
+    stats, rows_u, row_cluster, _, _ = _rows_path(
+        cfg, xr, tcode, y_rows, unit_cg[ucode], weights[ucode], unit_cluster[ucode],
+        panel.n_clusters, plan, n_coh, n_groups, n_t)
+    idx = np.flatnonzero(keep_u)
+    row_of = np.full(panel.n_clusters, -1, dtype=np.int64)
+    row_of[row_cluster] = np.arange(row_cluster.size)
+    blocks = (row_of[unit_cluster[idx]], unit_cg[idx], weights[idx])
+    return stats, rows_u, row_cluster, blocks, int(idx.size)
+
+
+def _rows_path(cfg, xr, tcode, y_rows, row_cg, w, cluster, n_clusters, plan, n_coh, n_groups, n_t):
+    """Cells of repeated cross-sections from the selected rows (codes, weights, clusters)."""
+    n_cg = n_groups * n_coh
+    w = w / w.mean()
+    if xr is None:
+        layout = K.block_layout(cluster, row_cg * n_t + tcode, n_cg * n_t, n_clusters)
         ysum = np.bincount(layout.unit_block, weights=w * y_rows, minlength=layout.n_blocks)
         wsum = np.bincount(layout.unit_block, weights=w, minlength=layout.n_blocks)
         cgp_rows = np.bincount(row_cg * n_t + tcode, minlength=n_cg * n_t)
@@ -694,7 +740,6 @@ def _rc_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weight
         rows_u = rows_u * row_cluster.size
         blocks = (block_row, layout.block_cg // n_t, wsum)
     else:
-        xr = x if all_rows else x[sel]
         stats = K.kernel_rc_cells(y_rows, xr, w, row_cg, tcode, plan, n_coh, cfg.method)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, cluster)
         rows_u = rows_u * row_cluster.size
