@@ -58,6 +58,13 @@ def _bad_option():
     ci.att_gt(PANEL, "lemp", control="never")
 
 
+@case("SpecificationError", 'every = df[df["first.treat"] > 0]  # every county is eventually treated\n'
+      'ci.att_gt(ci.Panel(every, unit="countyreal", time="year", cohort="first.treat"), "lemp")')
+def _no_never_treated():
+    every = MPDTA[MPDTA["first.treat"] > 0]
+    ci.att_gt(ci.Panel(every, unit="countyreal", time="year", cohort="first.treat"), "lemp")
+
+
 @case("SpecificationError", 'ci.att_gt(panel, "lmep")')
 def _bad_column():
     ci.att_gt(PANEL, "lmep")

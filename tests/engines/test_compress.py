@@ -76,17 +76,24 @@ def test_weights_unbalanced_missing_treatment(mpdta, assert_same):
 def test_warnings_are_those_of_att_gt(mpdta, assert_same):
     df = mpdta[mpdta["first.treat"] > 0].copy()  # no never-treated units
     df.loc[df.index[:3], "lemp"] = np.nan
-    for control in ("never_treated", "not_yet_treated"):
+    for control, coerce in (("never_treated", True), ("not_yet_treated", False)):
         with warnings.catch_warnings(record=True) as w_ref:
             warnings.simplefilter("always")
-            ref = ci.att_gt(ci.Panel(df, **MPDTA), "lemp", control=control)
+            ref = ci.att_gt(ci.Panel(df, **MPDTA), "lemp", control=control,
+                            last_cohort_as_control=coerce)
         with warnings.catch_warnings(record=True) as w_got:
             warnings.simplefilter("always")
-            got = ci.LazyPanel(df, **MPDTA).att_gt("lemp", control=control)
+            got = ci.LazyPanel(df, **MPDTA).att_gt("lemp", control=control,
+                                                   last_cohort_as_control=coerce)
         assert_same(ref, got)
         messages = lambda ws: sorted(str(w.message) for w in ws  # noqa: E731
                                      if issubclass(w.category, ci.ClusterImpactWarning))
         assert messages(w_got) == messages(w_ref)
+    # without the opt-in, never-treated comparisons are refused by both paths alike
+    for fit in (lambda: ci.att_gt(ci.Panel(df, **MPDTA), "lemp"),
+                lambda: ci.LazyPanel(df, **MPDTA).att_gt("lemp")):
+        with pytest.raises(ci.SpecificationError, match="every unit is eventually treated"):
+            fit()
 
 
 def test_cell_stats_reduce_rows_and_merge(staggered, assert_same):

@@ -68,9 +68,22 @@ def test_all_units_eventually_treated():
     tab = res.tidy()
     assert set(tab["cohort"]) == {2002, 2003} and tab["time"].max() == 2003
     assert np.isfinite(tab["estimate"]).all()
-    # never_treated: R did's rule, stated in the warning rather than done silently
-    with pytest.warns(ci.DroppedRowsWarning, match=r"last cohort \(2004\) is used as never treated"):
+    # never_treated: nobody is never treated, so an error that names both ways out
+    with pytest.raises(ci.SpecificationError,
+                       match=r"every unit is eventually treated.*control='not_yet_treated'.*"
+                             r"last_cohort_as_control=True"):
         ci.att_gt(p, "y", control="never_treated")
+    # R did's rule only on request, stated in the warning rather than done silently
+    with pytest.warns(ci.DroppedRowsWarning, match=r"last cohort \(2004\) is used as never treated"):
+        coerced = ci.att_gt(p, "y", control="never_treated", last_cohort_as_control=True).tidy()
+    assert set(coerced["cohort"]) == {2002, 2003} and coerced["time"].max() == 2003
+    # ... which is R did's pre-processing: cohort 2004 recoded as never treated, periods >= 2004 cut
+    recoded = df[df["t"] < 2004].assign(g=lambda d: d["g"].where(d["g"] != 2004, 0))
+    by_hand = ci.att_gt(panel(recoded), "y", control="never_treated").tidy()
+    np.testing.assert_allclose(coerced["estimate"], by_hand["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(coerced["std_error"], by_hand["std_error"], rtol=1e-12)
+    with pytest.raises(ci.SpecificationError, match="last_cohort_as_control must be True or False"):
+        ci.att_gt(p, "y", last_cohort_as_control="yes")
     # when nobody is left to compare with, a clear error
     one = df.assign(g=2002)
     with pytest.raises(ci.PanelError, match="No comparison units"):

@@ -85,7 +85,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -275,6 +275,7 @@ def att_gt_from_stats(
     bootstrap: int | None = None,
     alpha: float = 0.05,
     seed: int | np.random.Generator | None = None,
+    last_cohort_as_control: bool = False,
 ) -> GroupTimeResult:
     """``ci.att_gt`` without covariates, computed from compressed :class:`CellStats`.
 
@@ -283,7 +284,7 @@ def att_gt_from_stats(
     stats
         Block sums from :meth:`clusterimpact.LazyPanel.cell_stats` (the
         outcome and ``by`` subgroups are those of the statistics).
-    control, method, anticipation, base_period, bootstrap, alpha, seed
+    control, method, anticipation, base_period, bootstrap, alpha, seed, last_cohort_as_control
         As in :func:`clusterimpact.att_gt`. Without covariates the three
         ``method`` values coincide.
 
@@ -317,6 +318,7 @@ def att_gt_from_stats(
     """
     cfg = AttGtConfig.make(stats.y, None, control, method, anticipation, base_period, bootstrap,
                            alpha, stats.by)
+    cfg = replace(cfg, last_cohort_as_control=bool(last_cohort_as_control))
     if stats.dropped_rows:
         _warn_drop(f"Dropped {stats.dropped_rows} row(s) with missing outcome or covariates.")
     if stats.dropped_units:

@@ -613,7 +613,8 @@ class LazyPanel:
                method: str = "dr", anticipation: int = 0, base_period: str = "varying",
                bootstrap: int | None = None, alpha: float = 0.05,
                seed: int | np.random.Generator | None = None,
-               by: str | Sequence[str] | None = None) -> GroupTimeResult:
+               by: str | Sequence[str] | None = None,
+               last_cohort_as_control: bool = False) -> GroupTimeResult:
         """``ci.att_gt`` on the lazy panel through the compressed statistics.
 
         Parameters are those of :func:`clusterimpact.att_gt`; ``covariates``
@@ -634,7 +635,8 @@ class LazyPanel:
                 "unit-level covariates); use ci.Panel on the rows, or drop covariates=.")
         return att_gt_from_stats(self.cell_stats(y, by), control=control, method=method,
                                  anticipation=anticipation, base_period=base_period,
-                                 bootstrap=bootstrap, alpha=alpha, seed=seed)
+                                 bootstrap=bootstrap, alpha=alpha, seed=seed,
+                                 last_cohort_as_control=last_cohort_as_control)
 
     def twfe(self, y: str, *, covariates: Any = None, vcov: str = "CR1", fe: Any = None,
              by: str | Sequence[str] | None = None, alpha: float = 0.05) -> RegressionResult:

@@ -10,7 +10,7 @@ pre-tests and bootstraps without refitting.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal, get_args
 
@@ -72,6 +72,7 @@ class AttGtConfig:
     alpha: float
     by: tuple[str, ...]
     unbalanced: bool = False  # R did's allow_unbalanced_panel
+    last_cohort_as_control: bool = False  # R did's coercion without never-treated units
 
     @classmethod
     def make(cls, y, covariates, control, method, anticipation, base_period, bootstrap,
@@ -211,9 +212,10 @@ def apply_cohort_rules(cohort: np.ndarray, keep: np.ndarray, periods: np.ndarray
     """R ``did``'s rules on cohorts once the units are known (shared with the compressed path).
 
     Without never-treated units, periods from the last cohort's treatment on are dropped and
-    the last cohort is used as never treated (``control="never_treated"``) or only as a
-    comparison (``"not_yet_treated"``); units treated in the first period (allowing for
-    anticipation) are dropped. ``cohort`` and ``keep`` are per unit (or per block of
+    the last cohort serves only as a comparison (``control="not_yet_treated"``);
+    ``"never_treated"`` is an error naming the fixes unless ``cfg.last_cohort_as_control``,
+    which uses the last cohort as never treated (R ``did``'s coercion). Units treated in the first
+    period (allowing for anticipation) are dropped. ``cohort`` and ``keep`` are per unit (or per block of
     ``counts`` units). Returns ``(cohort, keep, period_keep, exclude_latest)``.
 
     Examples
@@ -234,6 +236,15 @@ def apply_cohort_rules(cohort: np.ndarray, keep: np.ndarray, periods: np.ndarray
         latest = float(cohort[alive].max())
         cutoff = latest - cfg.anticipation
         period_keep &= periods < cutoff
+        if cfg.control == "never_treated" and not cfg.last_cohort_as_control:
+            treated = ", ".join(f"{c:g}" for c in np.unique(cohort[alive]))
+            raise SpecificationError(
+                f"control='never_treated' needs never-treated units, but every unit is eventually "
+                f"treated (cohorts {treated}). Use control='not_yet_treated' (each cohort is "
+                f"compared with units not yet treated; periods from {cutoff:g} on are dropped), or "
+                f"last_cohort_as_control=True to do what R did does: the last cohort ({latest:g}) "
+                f"becomes the never-treated comparison group and periods from {cutoff:g} on are "
+                "dropped.")
         if cfg.control == "never_treated":
             cohort = np.where(cohort == latest, np.inf, cohort)
             what = (f"the last cohort ({latest:g}) is used as never treated and periods from "
@@ -305,6 +316,7 @@ def att_gt(
     alpha: float = 0.05,
     seed: int | np.random.Generator | None = None,
     by: str | list[str] | None = None,
+    last_cohort_as_control: bool = False,
     allow_unbalanced_panel: bool = False,
 ) -> GroupTimeResult:
     """Group-time average treatment effects ATT(g,t) of a staggered adoption design.
@@ -344,6 +356,11 @@ def att_gt(
         Subgroup column(s), constant within unit. Every subgroup is estimated
         in the same pass and the influence functions are stacked, so the joint
         covariance across subgroups is available (``.aggregate(...).compare()``).
+    last_cohort_as_control
+        Only matters when every unit is eventually treated. ``False`` (default):
+        ``control="never_treated"`` is then an error (use ``"not_yet_treated"``).
+        ``True``: R ``did``'s rule, with a warning: the last cohort is used as
+        the never-treated group and periods from its adoption on are dropped.
     allow_unbalanced_panel
         ``False`` (default, as R ``did``): units not observed in every period
         are dropped to balance the panel (with a warning). ``True``: every row
@@ -364,7 +381,8 @@ def att_gt(
     Raises
     ------
     SpecificationError
-        For an unknown option value or column.
+        For an unknown option value or column; for ``control="never_treated"``
+        when every unit is eventually treated (see ``last_cohort_as_control``).
 
     Warns
     -----
@@ -422,6 +440,10 @@ def att_gt(
     """
     cfg = AttGtConfig.make(y, covariates, control, method, anticipation, base_period, bootstrap,
                            alpha, by, unbalanced=allow_unbalanced_panel)
+    if last_cohort_as_control not in (True, False):
+        raise SpecificationError(f"last_cohort_as_control must be True or False, got "
+                                 f"{last_cohort_as_control!r}.")
+    cfg = replace(cfg, last_cohort_as_control=bool(last_cohort_as_control))
     if cfg.bootstrap is not None and panel.survey is not None:
         raise SpecificationError(
             "bootstrap= with a survey design (strata=/fpc= on the Panel): the multiplier bootstrap "
@@ -517,6 +539,7 @@ def att_gt(
         "refit": RefitSpec(panel, partial(
             att_gt, covariates=covariates, control=control, method=method,
             anticipation=anticipation, base_period=base_period, alpha=alpha, by=by,
+            last_cohort_as_control=last_cohort_as_control,
             allow_unbalanced_panel=allow_unbalanced_panel), cfg.y),
     }
     _warn_few_clusters(int(row_cluster.size), panel)
