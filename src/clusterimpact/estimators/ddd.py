@@ -43,6 +43,7 @@ __all__ = ["DDDResult", "ddd", "ddd_regression"]
 DddMethod = Literal["dr", "reg", "ipw"]
 DddControl = Literal["never_treated", "not_yet_treated"]
 _KERNELS = {"dr": kernels.drdid_panel, "reg": kernels.reg_did_panel, "ipw": kernels.std_ipw_did_panel}
+_RC_KERNELS = {"dr": kernels.drdid_rc, "reg": kernels.reg_did_rc, "ipw": kernels.std_ipw_did_rc}
 
 
 def _check(name: str, value: Any, options: Any) -> None:
@@ -183,8 +184,10 @@ def ddd(
     Parameters
     ----------
     panel
-        A :class:`~clusterimpact.Panel` of units (repeated cross-sections are not
-        supported); units not observed in every period are dropped.
+        A :class:`~clusterimpact.Panel` of units (units not observed in every
+        period are dropped) or of repeated cross-sections (``unit=None``: each
+        2x2 DiD is then DRDID's repeated cross-section estimator on the rows of
+        its two periods).
     y
         Outcome column.
     subgroup
@@ -193,7 +196,8 @@ def ddd(
         The level of ``subgroup`` the programme targets; the other levels form the
         comparison subgroup. Optional for a 0/1 column (target = 1).
     covariates
-        Baseline covariates (values of the first period), used by the three 2x2 kernels.
+        Baseline covariates (values of the first period; with repeated
+        cross-sections each row's own values), used by the three 2x2 kernels.
     method
         ``"dr"`` doubly robust (default), ``"reg"`` outcome regression, ``"ipw"``
         normalised IPW; all coincide without covariates.
@@ -232,6 +236,18 @@ def ddd(
     not. The influence function is the sum of the three kernels' (each scaled
     by :math:`n/n_{AB}`), clustered as :math:`\\hat V=\\sum_c S_c S_c'/n^2`.
 
+    With repeated cross-sections (Ortiz-Villavicencio & Sant'Anna 2025, section
+    on repeated cross-sections; R ``triplediff``'s ``panel = FALSE``) each
+    :math:`\\widehat{DiD}_{A,B}` is the repeated cross-section estimator of
+    Sant'Anna & Zhao (2020) (``"dr"``: the locally efficient ``drdid_rc``;
+    ``"reg"``: ``reg_did_rc``; ``"ipw"``: ``std_ipw_did_rc``) on the observations
+    of cells A and B in periods :math:`t` and :math:`b`, :math:`n` counts
+    observations, :math:`n_{AB}` those of the 2x2, and the panel's weights
+    (if any) are the sampling weights. Without covariates it is the
+    difference of the eight cell means,
+    :math:`[(\\bar Y_{g1t}-\\bar Y_{g1b})-(\\bar Y_{g0t}-\\bar Y_{g0b})]
+    -[(\\bar Y_{c1t}-\\bar Y_{c1b})-(\\bar Y_{c0t}-\\bar Y_{c0b})]`.
+
     Why not a regression with three-way fixed effects
     (:func:`ddd_regression`): as with TWFE DiD, with staggered adoption its
     coefficient mixes post-treatment periods of early cohorts into the
@@ -253,6 +269,9 @@ def ddd(
     Gruber, J. (1994). The incidence of mandated maternity benefits.
     *American Economic Review*, 84(3), 622-641.
 
+    Sant'Anna, P. H. C. and Zhao, J. (2020). Doubly robust difference-in-differences
+    estimators. *Journal of Econometrics*, 219(1), 101-122.
+
     Examples
     --------
     >>> import clusterimpact as ci
@@ -263,10 +282,10 @@ def ddd(
     """
     _check("method", method, DddMethod)
     _check("control", control, DddControl)
-    if not panel.is_panel:
-        raise SpecificationError("ddd() needs a panel of units (unit=...); repeated cross-sections "
-                                 "are not supported yet.")
     covs = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    if not panel.is_panel:
+        return _ddd_rcs(panel, y, subgroup=subgroup, target=target, covs=covs, method=method,
+                        control=control, alpha=alpha, trim_level=trim_level)
     q_row = _target_flag(panel, subgroup, target)
     yv = panel.column(y)
     n_t, n_u = panel.n_periods, panel.n_units
@@ -382,3 +401,80 @@ def ddd_regression(panel, y: str, *, subgroup: str, target: Any = None,
     from dataclasses import replace
 
     return replace(res, info={**res.info, "estimator": "Three-way FE DDD regression"})
+
+
+def _ddd_rcs(panel, y: str, *, subgroup: str, target: Any, covs: list[str], method: str,
+             control: str, alpha: float, trim_level: float) -> DDDResult:
+    """:func:`ddd` on repeated cross-sections: three DRDID cross-section 2x2s per (g, t) cell.
+
+    Every 2x2 uses the target rows of cohort g (cell A) as its treated group
+    and the rows of periods t and b only; its influence function (DRDID's
+    scale, over its :math:`n_{AB}` rows) enters the cell's column as
+    :math:`\\pm\\phi_i\\, n/n_{AB}` so that :math:`\\hat V = \\sum_c S_c S_c'/n^2`.
+    """
+    q = _target_flag(panel, subgroup, target)
+    yv = np.asarray(panel.column(y), dtype=float)
+    x = np.ones((yv.size, len(covs) + 1))
+    for j, c in enumerate(covs):
+        x[:, j + 1] = panel.column(c, role="covariate")
+    keep = np.isfinite(yv) & np.all(np.isfinite(x), axis=1)
+    if not keep.all():
+        warnings.warn(f"ddd dropped {int((~keep).sum())} row(s) with a missing outcome or covariate.",
+                      DroppedRowsWarning, stacklevel=3)
+    cohort = np.asarray(panel.cohort_value, dtype=float)[keep]
+    tcode = np.asarray(panel.time_code)[keep]
+    cluster = np.asarray(panel.cluster_code)[keep]
+    yv, q, x = yv[keep], q[keep], (x[keep] if covs else None)
+    w = np.asarray(panel.weights, dtype=float)[keep] if panel.has_weights else None
+    if q.all() or not q.any():
+        raise SpecificationError("ddd needs observations both in and outside the target subgroup.")
+    n = yv.size
+    tv = panel.period_values
+    fn = _RC_KERNELS[method]
+    args = {"trim_level": trim_level} if method != "reg" else {}
+    rows_g, rows_t, est, cols = [], [], [], []
+    for g in [c for c in np.unique(cohort[np.isfinite(cohort)]) if c > tv[0]]:
+        pre = int(np.flatnonzero(tv < g)[-1])
+        for ti in range(1, tv.size):
+            b = pre if tv[ti] >= g else ti - 1
+            ctrl = np.isinf(cohort) if control == "never_treated" else \
+                (cohort > tv[max(ti, b)]) & (cohort != g)
+            in_cell = (tcode == ti) | (tcode == b)
+            cell_a = (cohort == g) & q & in_cell
+            psi = np.zeros(n)
+            att = 0.0
+            try:
+                for sign, other in ((1.0, (cohort == g) & ~q), (1.0, ctrl & q), (-1.0, ctrl & ~q)):
+                    other = other & in_cell
+                    for cell in (cell_a, other):
+                        if not ((cell & (tcode == ti)).any() and (cell & (tcode == b)).any()):
+                            raise EstimationError("a cell without observations in one of the two "
+                                                  "periods")
+                    rows = np.flatnonzero(cell_a | other)
+                    res = fn(yv[rows], (tcode[rows] == ti).astype(float), cell_a[rows].astype(float),
+                             None if x is None else x[rows], None if w is None else w[rows], **args)
+                    att += sign * res.att
+                    psi[rows] += sign * res.influence * (n / rows.size)
+            except EstimationError as err:
+                warnings.warn(f"DDD cell (cohort {g:g}, time {tv[ti]:g}) not estimable: {err}",
+                              EstimationWarning, stacklevel=3)
+                att, psi = np.nan, np.zeros(n)
+            rows_g.append(g), rows_t.append(tv[ti]), est.append(att), cols.append(psi)
+    if not est:
+        raise SpecificationError("No treated cohort with a pre-treatment period.")
+    infl = np.column_stack(cols)
+    survey = panel.survey
+    keys = pd.DataFrame({"cohort": panel._label_times(np.array(rows_g)),
+                         "time": panel._label_times(np.array(rows_t))})
+    info = {"estimator": "Triple differences ATT(g,t), repeated cross-sections "
+                         "(Ortiz-Villavicencio & Sant'Anna)",
+            "outcome": y, "method": method, "control": control, "n_units": n, "n_obs": n,
+            "n_clusters": int(np.unique(cluster).size), "panel": False,
+            "subgroup": subgroup, "target": target, "covariates": covs,
+            "vcov_type": f"influence function, clustered by {panel.cluster or 'observation'}"
+            if survey is None else survey.label()}
+    return DDDResult(keys=keys, estimate=np.array(est, dtype=float), vcov=_vcov(infl, cluster, survey),
+                     alpha=alpha, info=info, dof=None if survey is None else survey.df,
+                     influence=infl, cluster=cluster, survey=survey,
+                     cell_cohort=np.array(rows_g, dtype=float), cell_time=np.array(rows_t, dtype=float),
+                     target_unit_cohort=np.where(q, cohort, np.nan))
