@@ -130,11 +130,28 @@ def _dense_first_stage(d, covariate):
     return untreated, z
 
 
+def _dense_bjs_centre(tau, w, cells, cluster, leave_out):
+    """BJS's auxiliary tau-bar cell by cell and cluster by cluster (Stata did_imputation's
+    cluster-weighted 'smart' average; with leave_out its leaveout version, Appendix A.6)."""
+    out = np.empty(tau.size)
+    for rows in cells:
+        for c in np.unique(cluster[rows]):
+            others = rows[cluster[rows] != c] if leave_out else rows
+            num = den = 0.0
+            for c2 in np.unique(cluster[others]):
+                r2 = others[cluster[others] == c2]
+                num += w[r2].sum() * (w[r2] * tau[r2]).sum()
+                den += w[r2].sum() ** 2
+            out[rows[cluster[rows] == c]] = num / den
+    return out
+
+
 @pytest.mark.parametrize("covariate", [False, True])
-def test_imputation_variance_matches_dense_bjs(covariate):
+@pytest.mark.parametrize("leave_out", [True, False])
+def test_imputation_variance_matches_dense_bjs(covariate, leave_out):
     d, panel = _small_panel(1)
     res = ci.event_study(panel, "y", method="imputation", covariates=["x"] if covariate else None,
-                         leads=0)
+                         leads=0, bjs_leave_out=leave_out)
     un, z = _dense_first_stage(d, covariate)
     w, y = d["w"].to_numpy(), d["y"].to_numpy()
     z0, w0 = z[un], w[un]
@@ -142,6 +159,7 @@ def test_imputation_variance_matches_dense_bjs(covariate):
     beta = ginv @ z0.T @ (w0 * y[un])
     resid = y - z @ beta
     e = (d.t - d.g).to_numpy()
+    cl = d["cl"].to_numpy()
     tab = res.tidy().set_index("event_time")
     for h in tab.index[tab.index >= 0]:
         sel = ~un & (e == h)
@@ -151,11 +169,9 @@ def test_imputation_variance_matches_dense_bjs(covariate):
         est = v @ y
         assert tab.loc[h, "estimate"] == pytest.approx(est, rel=1e-9)
         eps = resid.copy()
-        cells = d.loc[sel].groupby(["g", "t"]).indices
-        for idx in cells.values():
-            rows = np.flatnonzero(sel)[idx]
-            eps[rows] = resid[rows] - np.sum(v[rows] ** 2 * resid[rows]) / np.sum(v[rows] ** 2)
-        score = np.bincount(d["cl"], weights=v * eps)
+        cells = [np.flatnonzero(sel)[idx] for idx in d.loc[sel].groupby(["g", "t"]).indices.values()]
+        eps[sel] = resid[sel] - _dense_bjs_centre(resid, w, cells, cl, leave_out)[sel]
+        score = np.bincount(cl, weights=v * eps)
         assert tab.loc[h, "std_error"] == pytest.approx(np.sqrt(score @ score), rel=1e-8)
 
 

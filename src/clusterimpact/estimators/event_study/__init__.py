@@ -47,7 +47,8 @@ def _check(value: str, options: tuple[str, ...], name: str, upper: bool = False)
 
 
 def _fit_group(s: Sample, method: str, big_l: float, big_r: float, reference: float | None,
-               vcov: str, bin_endpoints: bool, tol: float, n_pre_max: float) -> MethodFit:
+               vcov: str, bin_endpoints: bool, tol: float, n_pre_max: float,
+               bjs_leave_out: bool) -> MethodFit:
     if method in ("twfe", "sun_abraham"):
         bins, outside = event_bins(s.event, big_l, big_r, reference, bin_endpoints)
         if not bin_endpoints and outside.any():
@@ -63,7 +64,7 @@ def _fit_group(s: Sample, method: str, big_l: float, big_r: float, reference: fl
     post_bins, _ = event_bins(s.event, big_l, big_r, None, bin_endpoints)
     n_leads = big_l if big_l < n_pre_max else max(n_pre_max - 1, 0)
     lead_bins, _ = event_bins(s.event, n_leads, big_r, None, False)
-    return fit_imputation(s, post_bins, lead_bins, vcov, tol)
+    return fit_imputation(s, post_bins, lead_bins, vcov, tol, bjs_leave_out)
 
 
 def event_study(
@@ -81,6 +82,7 @@ def event_study(
     by: str | Sequence[str] | None = None,
     fe: Sequence[str] | None = None,
     tol: float = 1e-10,
+    bjs_leave_out: bool = True,
 ) -> EventStudyResult:
     """Effects by event time (periods since first treatment) for staggered roll-outs.
 
@@ -127,6 +129,12 @@ def event_study(
         the imputation and two-stage variances.
     tol
         Convergence tolerance of the fixed-effect absorption.
+    bjs_leave_out
+        ``"imputation"`` only: centre each treated row's effect at the average of its
+        (cohort, period) cell *leaving out its own cluster* (BJS Appendix A.6, Stata
+        ``did_imputation, leaveout``; their recommended option) rather than at the full
+        cell average, which overfits and biases the variance downwards when cells hold
+        few clusters. ``False`` gives the plain Theorem 3 estimator (R ``didimputation``).
 
     Returns
     -------
@@ -164,7 +172,12 @@ def event_study(
     implied weights :math:`v` and :math:`\\tilde\\varepsilon` the untreated
     residuals or :math:`\\hat\\tau_{it} - \\bar\\tau_{g t}` for treated rows,
     :math:`\\bar\\tau_{gt}` the :math:`v^2`-weighted mean in the (cohort,
-    period) cell. Leads are BJS's Test 1.
+    period) cell over clusters; by default (``bjs_leave_out``) the mean over the
+    *other* clusters of the cell, BJS's recommended finite-sample version: the
+    plain mean includes the row's own cluster, so with :math:`m` clusters in a
+    cell the residuals shrink by about :math:`(m-1)/m` and the variance with
+    them. Normal critical values, as Stata ``did_imputation``. Leads are BJS's
+    Test 1.
 
     **Two-stage.** Same first stage; regress :math:`y - \\hat Y(0)` on the
     relative-time indicators; GMM sandwich covariance of the two stages
@@ -229,7 +242,7 @@ def event_study(
         rows = group == j
         part = sample if len(labels) == 1 and rows.all() else sample.subset(rows)
         fits.append(_fit_group(part, method, big_l, big_r, reference, vcov,
-                               bin_endpoints, tol, n_pre_max))
+                               bin_endpoints, tol, n_pre_max, bjs_leave_out))
     return _assemble(fits, labels, by_names, method, y, alpha, sample, meta,
                      {"window": (-big_l, big_r), "reference": None if method == "imputation"
                       else reference, "bin_endpoints": bin_endpoints, "vcov": vcov})

@@ -7,10 +7,10 @@ relative-time bins, so their post-period point estimates coincide. They
 differ in the variance (and in the pre-periods):
 
 * imputation: BJS Theorem 3's conservative clustered variance with the
-  auxiliary :math:`\\bar\\tau` averaged within (cohort, period) cells with
-  weights :math:`v^2` (the leave-out-free version of Stata ``did_imputation``
-  and R ``didimputation``); pre-periods come from BJS's test regression of
-  :math:`y` on lead indicators among the untreated rows.
+  auxiliary :math:`\\bar\\tau` averaged within (cohort, period) cells over
+  clusters (:func:`auxiliary_centre`), by default leaving out the own cluster
+  (BJS Appendix A.6, Stata ``did_imputation, leaveout``); pre-periods come from
+  BJS's test regression of :math:`y` on lead indicators among the untreated rows.
 * two-stage: the GMM sandwich of Butts & Gardner (2022) for the stacked
   first- and second-stage moment conditions; pre-periods are second-stage
   coefficients on lead indicators (mean first-stage residuals).
@@ -46,7 +46,7 @@ from clusterimpact.estimators.event_study._common import MethodFit, Sample
 from clusterimpact.estimators.event_study._regression import _design, _ols_fe
 from clusterimpact.kernels.demean import _dense_codes, demean
 
-__all__ = ["FirstStage", "first_stage", "fit_imputation", "fit_two_stage"]
+__all__ = ["FirstStage", "auxiliary_centre", "first_stage", "fit_imputation", "fit_two_stage"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,22 +195,68 @@ def _post_codes(s: Sample, fs: FirstStage, bins: np.ndarray) -> tuple[np.ndarray
     return labels, codes
 
 
-def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov: str, tol: float
-                   ) -> MethodFit:
+def auxiliary_centre(s: Sample, fs: FirstStage, codes: np.ndarray, leave_out: bool) -> np.ndarray:
+    """BJS's auxiliary :math:`\\bar\\tau` of every treated row (NaN elsewhere).
+
+    Within each (cohort, period) cell :math:`k`, with :math:`W_{Ck} = \\sum_{i \\in C \\cap k} w_i`
+    the weight of cluster :math:`C` and :math:`T_{Ck} = \\sum_{i \\in C \\cap k} w_i\\hat\\tau_i`,
+    :math:`\\bar\\tau_k = \\sum_C W_{Ck}T_{Ck} / \\sum_C W_{Ck}^2` (BJS Section 4.3's
+    :math:`v^2`-weighted average with clusters as the sampling units, as Stata
+    ``did_imputation`` computes it). With ``leave_out`` the row's own cluster is left out,
+    :math:`\\bar\\tau_{k,-C} = (\\sum_{C'} W_{C'k}T_{C'k} - W_{Ck}T_{Ck}) / (\\sum_{C'} W_{C'k}^2 -
+    W_{Ck}^2)` (BJS Appendix A.6; Stata ``leaveout``); in a cell whose treated rows all lie
+    in one cluster the leave-out average is taken over the cell's event-time bin instead
+    (Stata's coarser ``avgeffectsby``), and an error is raised if that bin too has one cluster.
+    """
+    w = s.weights()
+    valid = np.flatnonzero(codes >= 0)
+    cohort_code = np.unique(s.cohort[valid], return_inverse=True)[1].ravel()
+    time_code = np.unique(s.time[valid], return_inverse=True)[1].ravel()
+    cell = _dense_codes(cohort_code * (int(time_code.max()) + 1) + time_code)
+    centre = np.full(s.n, np.nan)
+    wv, tv, cl = w[valid], w[valid] * fs.resid[valid], s.cluster[valid]
+    tau_c, denom, own = _cluster_average(cell, cl, wv, tv, leave_out)
+    if leave_out:
+        single = denom <= 1e-12 * np.maximum(own, 1e-300)
+        if single.any():
+            tau_b, denom_b, own_b = _cluster_average(codes[valid], cl, wv, tv, True)
+            if np.any(denom_b[single] <= 1e-12 * np.maximum(own_b[single], 1e-300)):
+                bad = np.unique(s.event[valid][single & (denom_b <= 1e-12 * own_b)])
+                raise EstimationError(
+                    "Leave-out BJS standard errors need treated rows from at least two clusters at "
+                    f"every event time; event time(s) {', '.join(f'{e:g}' for e in bad[:5])} have "
+                    "one. Shorten lags= (or bin the endpoints), or pass bjs_leave_out=False "
+                    "(that variance is biased downwards here).")
+            tau_c = np.where(single, tau_b, tau_c)
+    centre[valid] = tau_c
+    return centre
+
+
+def _cluster_average(group: np.ndarray, cl: np.ndarray, w: np.ndarray, wt: np.ndarray,
+                     leave_out: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the cluster-weighted average of its group (own cluster left out), its denominator
+    and the own cluster's squared weight."""
+    pair = _dense_codes(group.astype(np.int64) * (int(cl.max()) + 1) + cl)
+    w_p = np.bincount(pair, weights=w)
+    t_p = np.bincount(pair, weights=wt)
+    g_p = np.zeros(w_p.size, dtype=np.int64)
+    g_p[pair] = group
+    num = np.bincount(g_p, weights=w_p * t_p)[g_p]
+    den = np.bincount(g_p, weights=w_p**2)[g_p]
+    own = w_p**2
+    if leave_out:
+        num, den = num - w_p * t_p, den - own
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg = num / den
+    return avg[pair], den[pair], own[pair]
+
+
+def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov: str, tol: float,
+                   leave_out: bool = True) -> MethodFit:
     """BJS imputation estimates by event time, with the pre-trend test coefficients as leads."""
     fs = first_stage(s, tol)
     labels, codes = _post_codes(s, fs, post_bins)
-    # auxiliary tau-bar: v^2-weighted (here w^2: v is w / N_h within a cell) mean by (cohort, period)
-    w = s.weights()
-    valid = codes >= 0
-    cohort_code = np.unique(s.cohort[valid], return_inverse=True)[1].ravel()
-    time_code = np.unique(s.time[valid], return_inverse=True)[1].ravel()
-    # (cohort, period) cells numbered in lexicographic order, as np.unique(..., axis=0) would
-    cell_key = _dense_codes(cohort_code * (int(time_code.max()) + 1) + time_code)
-    w2 = w[valid] ** 2
-    tau_bar = (np.bincount(cell_key, weights=w2 * fs.resid[valid]) / np.bincount(cell_key, weights=w2))
-    centre = np.full(s.n, np.nan)
-    centre[valid] = tau_bar[cell_key]
+    centre = auxiliary_centre(s, fs, codes, leave_out)
     tau, mass, scores = bin_scores(s, fs, codes, labels.size, centre)
     v_post = scores.T @ scores
     info: dict = {"first_stage_gamma": fs.gamma}
