@@ -363,6 +363,24 @@ def test_staggered_sdid_averages_cohorts_with_stated_weights():
         assert np.isfinite(r.std_error[0]) or se == "jackknife"
 
 
+def test_jackknife_warns_with_few_treated_units_and_names_the_alternative():
+    # Arkhangelsky et al. (2021), Clarke et al. (2023): not reliable with few treated units
+    few = ci.Panel(_factor_panel(n_units=15, treated=(0, 1, 2), seed=9), unit="u", time="t",
+                   treatment="d")
+    with pytest.warns(ci.FewClustersWarning, match=r"3 treated units.*Prefer se='placebo'"):
+        ci.synthetic_did(few, "y", se="jackknife")
+    # more treated than controls: placebo is impossible, the bootstrap is named instead
+    crowded = ci.Panel(_factor_panel(n_units=12, treated=tuple(range(7)), seed=9), unit="u",
+                       time="t", treatment="d")
+    with pytest.warns(ci.FewClustersWarning, match="Prefer se='bootstrap'"):
+        ci.synthetic_did(crowded, "y", se="jackknife")
+    many = ci.Panel(_factor_panel(n_units=45, treated=tuple(range(20)), seed=9), unit="u", time="t",
+                    treatment="d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ci.FewClustersWarning)
+        assert np.isfinite(ci.synthetic_did(many, "y", se="jackknife").std_error[0])
+
+
 def test_jackknife_matches_leave_one_out_refits_with_fixed_weights():
     df = _factor_panel(n_units=15, treated=(0, 1, 2), seed=9)
     p = ci.Panel(df, unit="u", time="t", treatment="d")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import EstimationWarning, SpecificationError
+from clusterimpact.errors import EstimationWarning, FewClustersWarning, SpecificationError
 from clusterimpact.estimators._synthetic_common import hull_check, progress, wide_matrix, wide_outcome
 from clusterimpact.kernels.synthetic import noise_level, sdid_weights
 from clusterimpact.results.base import Result
@@ -27,6 +27,9 @@ __all__ = ["synthetic_did"]
 
 SeMethod = Literal["placebo", "jackknife", "bootstrap"]
 _SE_METHODS = ("placebo", "jackknife", "bootstrap")
+# below this many treated units the jackknife variance rests on too few leave-one-out replicates:
+# the t-ratio is roughly t with N1 - 1 degrees of freedom, and P(|t_19| < 1.96) = 93.5%
+JACKKNIFE_MIN_TREATED = 20
 _CHUNK_CELLS = 4_000_000
 
 
@@ -232,6 +235,35 @@ def _se(draws: np.ndarray, method: str) -> np.ndarray:
         return np.sqrt(ss / n)
 
 
+def _warn_few_treated_jackknife(n_treated: int, n_controls: int) -> None:
+    """Warn that the jackknife is unreliable with fewer than ``JACKKNIFE_MIN_TREATED`` treated units.
+
+    Arkhangelsky et al. (2021, Section 5) and Clarke et al. (2023) note that the
+    jackknife (and the bootstrap) need many treated units; with heterogeneous
+    effects across few treated units the normal interval under-covers (91% with
+    9 treated of 30 in the package's Monte Carlo, docs/montecarlo.md).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _warn_few_treated_jackknife(9, 21)
+    >>> "se='placebo'" in str(caught[0].message)
+    True
+    """
+    if n_treated >= JACKKNIFE_MIN_TREATED:
+        return
+    better = ("se='placebo' (there are more controls than treated units)" if n_controls > n_treated
+              else "se='bootstrap' (placebo needs more controls than treated units)")
+    warnings.warn(
+        f"se='jackknife' with {n_treated} treated units: the jackknife is not reliable with few "
+        f"treated units (fewer than {JACKKNIFE_MIN_TREATED}) or heterogeneous effects (Arkhangelsky "
+        "et al. 2021; Clarke et al. 2023); its 95% intervals under-cover (about 91% with 9 treated "
+        f"of 30 units in the Monte Carlo, docs/montecarlo.md). Prefer {better}.",
+        FewClustersWarning, stacklevel=3)
+
+
 def synthetic_did(
     panel,
     y: str,
@@ -256,7 +288,8 @@ def synthetic_did(
         more controls than treated units; the only option with one treated
         unit), ``"bootstrap"`` (Algorithm 2: units resampled) or
         ``"jackknife"`` (Algorithm 3: leave one unit out, weights fixed;
-        needs two treated units per cohort, else NaN with a warning).
+        needs two treated units per cohort, else NaN with a warning; not
+        reliable with fewer than 20 treated units, where it warns).
     reps
         Placebo or bootstrap replications (``0``: no standard error).
     seed
@@ -294,6 +327,9 @@ def synthetic_did(
     EstimationWarning
         When the jackknife (one treated unit in a cohort) or the bootstrap
         (one treated unit) is undefined; the standard error is then NaN.
+    FewClustersWarning
+        For ``se="jackknife"`` with fewer than 20 treated units (not reliable
+        there; use ``"placebo"`` or ``"bootstrap"``).
 
     Notes
     -----
@@ -381,6 +417,7 @@ def synthetic_did(
                 "(or a single control with positive weight), as in R synthdid; it is reported as "
                 "NaN. Use se='placebo'.", EstimationWarning, stacklevel=2)
         else:
+            _warn_few_treated_jackknife(sum(f.n1 for f in fits), wide.controls.size)
             draws = _jackknife(ymat, wide.controls, fits)
     elif se == "bootstrap" and sum(f.n1 for f in fits) == 1:
         warnings.warn(
