@@ -326,14 +326,16 @@ class CR1(VcovEstimator):
             _check_residual_dof(d.n, big_k)
         small = (d.n - 1) / (d.n - big_k) if adj else 1.0
         cov = np.zeros((d.k, d.k))
+        details: dict[str, Any] = {"K": big_k, "adj": small}
         for (codes, g), sign in zip(dims, signs, strict=True):
             scores = _cluster_scores(xs, es, codes, g)
             gg = g_min if cluster_df == "min" else g
             c = small * (gg / (gg - 1) if cluster_adj else 1.0)
             cov += sign * c * (d.bread @ (scores.T @ scores) @ d.bread)
+            if len(dims) == 1:  # per-cluster scores U (G x k) with U'U = cov
+                details["scores"] = np.sqrt(c) * (scores @ d.bread)
         n_cl = g_list[0] if cl.shape[1] == 1 else tuple(g_list[:2])
-        return VcovEstimate(cov, np.full(d.k, float(g_min - 1)), self.name, n_cl,
-                            {"K": big_k, "adj": small})
+        return VcovEstimate(cov, np.full(d.k, float(g_min - 1)), self.name, n_cl, details)
 
 
 class _BlockAdjusted(VcovEstimator):
@@ -423,7 +425,7 @@ class _BlockAdjusted(VcovEstimator):
         cov = bread @ (scores.T @ scores) @ bread
         df = np.array([_satterthwaite(vtv[:, i, i], q[:, :, i].T, m_u) for i in range(k)])
         return VcovEstimate(cov, df, self.name, g,
-                            {"vtv": vtv, "q": q, "m_u": m_u,
+                            {"vtv": vtv, "q": q, "m_u": m_u, "scores": scores @ bread,
                              "extra_columns": 0 if extra is None else extra.shape[1]})
 
 
