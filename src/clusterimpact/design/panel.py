@@ -386,6 +386,11 @@ class Panel(_codes.RowArrays):
         strata = None
         if self.strata_column is not None:
             strata = self.data[self.strata_column].to_numpy()
+            missing = self.data[self.strata_column].isna().to_numpy()
+            if missing.any():
+                _fail(f"Missing values in the strata column {self.strata_column!r}: "
+                      f"{int(missing.sum())} row(s).", self.data, missing, [self.strata_column],
+                      "Every sampled unit belongs to a stratum.")
             if self.unit is not None and (self.nest or self.cluster == self.unit):
                 codes, _ = pd.factorize(self.data[self.strata_column], sort=True)
                 self._check_constant_within_unit(codes.astype(float), self.strata_column, "strata",
