@@ -19,8 +19,9 @@ Examples
 
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
 from clusterimpact.engines.lazy import LazyPanel
+from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import open_source
 
-__all__ = ["CellStats", "LazyPanel", "att_gt_from_stats", "event_study_from_stats", "open_source",
-           "twfe_from_stats"]
+__all__ = ["CellStats", "LazyPanel", "MomentStats", "att_gt_from_moments", "att_gt_from_stats",
+           "event_study_from_stats", "open_source", "twfe_from_stats"]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from clusterimpact.engines._spec import Expr, Query, col, lit, missing, when
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
+from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import Source, open_source
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, suggest
@@ -442,7 +443,10 @@ class LazyPanel:
 
     # ---------------------------------------------------------- compression
     def _outcome_periods(self, y: str) -> tuple[np.ndarray, int, int]:
-        """Periods with an observed outcome, rows with it, rows without (checks the outcome)."""
+        """Periods with an observed outcome, rows with it, rows without (checks the outcome).
+
+        The mean outcome of each of those periods is kept in ``self._period_means``.
+        """
         if y not in self.source.columns:
             raise SpecificationError(f"The outcome column {y!r} is not in the data."
                                      f"{suggest(y, self.source.columns)}")
@@ -451,15 +455,19 @@ class LazyPanel:
                        f"{self.source.dtype(y)}.", None, [y])
         yv = self._num(y)
         q = Query(derive={"t": self._num(self.time), "one": lit(1),
-                          "ok": _flag(~self._missing(y) & ~yv.is_inf()), "inf": _flag(yv.is_inf())},
-                  keys=("t",), aggs={"rows": ("sum", "one"), "ok": ("sum", "ok"), "inf": ("sum", "inf")})
+                          "ok": _flag(~self._missing(y) & ~yv.is_inf()), "inf": _flag(yv.is_inf()),
+                          "ys": when(~self._missing(y) & ~yv.is_inf(), yv, 0.0)},
+                  keys=("t",), aggs={"rows": ("sum", "one"), "ok": ("sum", "ok"), "inf": ("sum", "inf"),
+                                     "ys": ("sum", "ys")})
         tab = self.source.run(q)
         n_inf = int(tab["inf"].sum())
         if n_inf:
             self._fail(f"Infinite values in the outcome column {y!r}: {n_inf} row(s).", yv.is_inf(),
                        [self.unit, self.time, y], "Replace them (e.g. log of zero) before estimating.",
                        n_inf)
-        periods = np.sort(tab.loc[tab["ok"] > 0, "t"].to_numpy(dtype=float))
+        tab = tab.loc[tab["ok"] > 0].sort_values("t")
+        periods = tab["t"].to_numpy(dtype=float)
+        self._period_means = tab["ys"].to_numpy(dtype=float) / tab["ok"].to_numpy(dtype=float)
         n_ok = int(tab["ok"].sum())
         return periods, n_ok, int(tab["rows"].sum()) - n_ok
 
@@ -478,7 +486,8 @@ class LazyPanel:
         """
         return self._plan_stats(y, by)[0]
 
-    def _plan_stats(self, y: str, by: str | Sequence[str] | None) -> tuple[Query, np.ndarray, bool, int]:
+    def _plan_stats(self, y: str, by: str | Sequence[str] | None, moments: bool = False
+                    ) -> tuple[Query, np.ndarray, bool, int]:
         names = [by] if isinstance(by, str) else list(by or [])
         for name in names:
             if name not in self.source.columns:
@@ -490,7 +499,7 @@ class LazyPanel:
         ok = ~self._missing(y)
         pieces = {f"y{j}": when(ok & (t == float(p)), yv, 0.0) for j, p in enumerate(periods)}
         single = (self.cohort_column is not None and not names and self.weights_column is None
-                  and n_ok == self.n_units * k)
+                  and n_ok == self.n_units * k and not moments)
         last = float(self.period_values[-1])
         if single:
             g = self._cohort_expr()
@@ -532,6 +541,15 @@ class LazyPanel:
             outer["wvar"] = _flag((col("wmax") - col("w")) > _WEIGHT_ATOL)
             oaggs["wvar"] = ("sum", "wvar")
         keys = ("c", "g", *[f"b{j}" for j in range(len(names))], "full")
+        if moments:  # cluster = unit: per-cohort second moments of q = (w (d_t - c_t), w)
+            shift = np.diff(self._period_means)
+            q = [(col(f"y{j}") - col(f"y{j - 1}") - float(shift[j - 1])) * w for j in range(1, k)]
+            q.append(w)
+            for a in range(k):
+                for b in range(a, k):
+                    outer[f"q{a}_{b}"] = q[a] * q[b]
+                    oaggs[f"q{a}_{b}"] = ("sum", f"q{a}_{b}")
+            keys = keys[1:]
         return Query(derive=outer, keys=keys, aggs=oaggs, source=inner), periods, False, n_bad
 
     def cell_stats(self, y: str, by: str | Sequence[str] | None = None) -> CellStats:
@@ -578,26 +596,7 @@ class LazyPanel:
             weight, mean_w, part, full = units.astype(float), 1.0, 0, np.ones(len(out), dtype=bool)
             labels = None
         else:
-            if names and out["bna"].sum():
-                n = int(out["bna"].sum())
-                self._fail(f"Missing values in the by= column(s) {names}: {n} row(s).",
-                           _any([self._missing(b) for b in names]), names,
-                           "Give them a category (e.g. 'unknown') or drop them.", n)
-            if names and out["bvar"].sum():
-                raise SpecificationError(
-                    f"The by= column(s) {names} vary within unit for {int(out['bvar'].sum())} unit(s); "
-                    "subgroups of att_gt must be fixed unit characteristics (e.g. measured at baseline).")
-            if "wvar" in out and out["wvar"].sum():
-                raise SpecificationError(
-                    f"The weights column {self.weights_column!r} varies within unit; att_gt needs one "
-                    "weight per unit (e.g. the baseline sampling weight).")
-            mean_w = float(out["w"].sum() / out["units"].sum())
-            part = int(out["part"].sum())
-            full = out["full"].to_numpy() == 1
-            units = out["units"].to_numpy(dtype=np.int64)
-            weight = out["w"].to_numpy(dtype=float)
-            labels = out[[f"b{j}" for j in range(len(names))]].drop_duplicates()
-            labels.columns = names
+            mean_w, part, full, units, weight, labels = self._unit_pass_result(out, names)
         groups = out.loc[full, [f"b{j}" for j in range(len(names))]].reset_index(drop=True)
         groups.columns = names
         return CellStats(
@@ -609,17 +608,88 @@ class LazyPanel:
             dropped_rows=n_bad, dropped_units=part, n_rows=self.n_obs, engine=self.engine,
             group_labels=labels)
 
+    def _unit_pass_result(self, out: pd.DataFrame, names: list[str]) -> tuple:
+        """Checks of the per-unit pass (subgroups, weights) and its counts."""
+        if names and out["bna"].sum():
+            n = int(out["bna"].sum())
+            self._fail(f"Missing values in the by= column(s) {names}: {n} row(s).",
+                       _any([self._missing(b) for b in names]), names,
+                       "Give them a category (e.g. 'unknown') or drop them.", n)
+        if names and out["bvar"].sum():
+            raise SpecificationError(
+                f"The by= column(s) {names} vary within unit for {int(out['bvar'].sum())} unit(s); "
+                "subgroups of att_gt must be fixed unit characteristics (e.g. measured at baseline).")
+        if "wvar" in out and out["wvar"].sum():
+            raise SpecificationError(
+                f"The weights column {self.weights_column!r} varies within unit; att_gt needs one "
+                "weight per unit (e.g. the baseline sampling weight).")
+        mean_w = float(out["w"].sum() / out["units"].sum())
+        labels = out[[f"b{j}" for j in range(len(names))]].drop_duplicates()
+        labels.columns = names
+        return (mean_w, int(out["part"].sum()), out["full"].to_numpy() == 1,
+                out["units"].to_numpy(dtype=np.int64), out["w"].to_numpy(dtype=float), labels)
+
+    def moment_stats(self, y: str, by: str | Sequence[str] | None = None) -> MomentStats:
+        """Sums and second moments by (subgroup, cohort) for unit-clustered ``att_gt`` (cluster = unit).
+
+        Two nested aggregations run in the engine (per unit, then per subgroup and cohort):
+        only :math:`O(\\text{cohorts} \\times T^2)` numbers come back, however many units
+        (see :mod:`clusterimpact.engines.moments`).
+
+        Raises
+        ------
+        SpecificationError
+            The panel is clustered on something other than the unit, or as :meth:`cell_stats`.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> lp = ci.LazyPanel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...                   cohort="first.treat")
+        >>> lp.moment_stats("lemp").cohort.tolist()
+        [2004.0, 2006.0, 2007.0, inf]
+        """
+        if self.cluster != self.unit:
+            raise SpecificationError(
+                f"moment_stats needs cluster = unit (the panel is clustered by {self.cluster!r}); "
+                "use cell_stats, whose block sums are already small with coarser clusters.")
+        names = [by] if isinstance(by, str) else list(by or [])
+        query, periods, _, n_bad = self._plan_stats(y, names, moments=True)
+        out = self.source.run(query)
+        k = periods.size
+        mean_w, part, full, units, weight, labels = self._unit_pass_result(out, names)
+        order = [*(f"b{j}" for j in range(len(names))), "g"]
+        out = out.loc[full].sort_values(order, kind="stable").reset_index(drop=True)
+        units, weight = out["units"].to_numpy(dtype=np.int64), out["w"].to_numpy(dtype=float)
+        q = np.zeros((len(out), k, k))
+        for a in range(k):
+            for b in range(a, k):
+                q[:, a, b] = q[:, b, a] = out[f"q{a}_{b}"].to_numpy(dtype=float)
+        groups = out[[f"b{j}" for j in range(len(names))]]
+        groups.columns = names
+        return MomentStats(
+            y=y, by=tuple(names), periods=periods, cohort=pd.to_numeric(out["g"]).to_numpy(dtype=float),
+            groups=groups, units=units, weight=weight,
+            ysum=out[[f"y{j}" for j in range(k)]].to_numpy(dtype=float).reshape(-1, k),
+            moments=q, shift=np.diff(self._period_means), cluster_name=self.cluster,
+            time_integer=self.time_integer, mean_weight=mean_w, dropped_rows=n_bad,
+            dropped_units=part, n_rows=self.n_obs, engine=self.engine, group_labels=labels)
+
     def att_gt(self, y: str, *, covariates: Any = None, control: str = "never_treated",
                method: str = "dr", anticipation: int = 0, base_period: str = "varying",
                bootstrap: int | None = None, alpha: float = 0.05,
                seed: int | np.random.Generator | None = None,
                by: str | Sequence[str] | None = None,
-               last_cohort_as_control: bool = False) -> GroupTimeResult:
+               last_cohort_as_control: bool = False,
+               allow_unbalanced_panel: bool = False) -> GroupTimeResult:
         """``ci.att_gt`` on the lazy panel through the compressed statistics.
 
         Parameters are those of :func:`clusterimpact.att_gt`; ``covariates``
         must be ``None`` (covariate-adjusted cells need unit-level rows: build
-        a :class:`~clusterimpact.Panel` on a sample or an extract).
+        a :class:`~clusterimpact.Panel` on a sample or an extract). Clustered by
+        unit without ``bootstrap``, the engine reduces the units to
+        (subgroup, cohort) second moments (:meth:`moment_stats`); otherwise to
+        (subgroup, cohort, cluster) block sums (:meth:`cell_stats`).
 
         Examples
         --------
@@ -633,6 +703,14 @@ class LazyPanel:
             raise SpecificationError(
                 "att_gt with covariates is not exactly compressible (each cell fits a model on "
                 "unit-level covariates); use ci.Panel on the rows, or drop covariates=.")
+        if allow_unbalanced_panel:
+            raise SpecificationError(
+                "allow_unbalanced_panel=True is not available on the compressed path (each cell "
+                "uses the rows of its two periods); use ci.att_gt on a ci.Panel of the rows.")
+        if self.cluster == self.unit and bootstrap is None:  # O(cohorts x T^2) numbers come back
+            return att_gt_from_moments(self.moment_stats(y, by), control=control, method=method,
+                                       anticipation=anticipation, base_period=base_period,
+                                       alpha=alpha, last_cohort_as_control=last_cohort_as_control)
         return att_gt_from_stats(self.cell_stats(y, by), control=control, method=method,
                                  anticipation=anticipation, base_period=base_period,
                                  bootstrap=bootstrap, alpha=alpha, seed=seed,

@@ -1,0 +1,84 @@
+"""Unit-clustered att_gt from (subgroup, cohort) second moments equals ci.att_gt (1e-10)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+import clusterimpact as ci
+
+duckdb = pytest.importorskip("duckdb")
+
+MPDTA = dict(unit="countyreal", time="year", cohort="first.treat")
+STAG = dict(unit="worker_id", time="period", cohort="cohort")
+
+
+def _sources(frame, name, files):
+    yield "narwhals", frame
+    yield "auto", frame
+    yield "auto", pl.from_pandas(frame).lazy()
+    yield "auto", files[f"{name}.parquet"]
+
+
+@pytest.mark.parametrize("by", [None, "gender", ["gender", "tier"]])
+def test_moments_every_engine(staggered, files, by, assert_same):
+    ref = ci.att_gt(ci.Panel(staggered, **STAG), "y", by=by)
+    for engine, src in _sources(staggered, "staggered", files):
+        lp = ci.LazyPanel(src, **STAG, engine=engine)
+        ms = lp.moment_stats("y", by=by)
+        n_groups = 1 if by is None else len(ref.design.group_labels)
+        assert ms.n_blocks <= n_groups * (ref.design.n_cohorts + 0)   # no per-unit rows come back
+        got = ci.att_gt_from_moments(ms)
+        assert "moment tables" in got.info["engine"]
+        assert_same(ref, got)
+        assert_same(ref, lp.att_gt("y", by=by))                       # the default route
+
+
+@pytest.mark.parametrize("options", [
+    dict(control="not_yet_treated"),
+    dict(base_period="universal"),
+    dict(anticipation=1, control="not_yet_treated"),
+])
+def test_moments_options(staggered, mpdta, files, options, assert_same):
+    ref = ci.att_gt(ci.Panel(staggered, **STAG), "y", **options)
+    assert_same(ref, ci.LazyPanel(files["staggered.parquet"], **STAG).att_gt("y", **options))
+    ref = ci.att_gt(ci.Panel(mpdta, **MPDTA), "lemp", **options)
+    assert_same(ref, ci.LazyPanel(files["mpdta.parquet"], **MPDTA).att_gt("lemp", **options))
+
+
+def test_moments_weights_unbalanced_treatment_column(mpdta, assert_same):
+    df = mpdta.copy()
+    df["D"] = ((df["year"] >= df["first.treat"]) & (df["first.treat"] > 0)).astype(int)
+    df.loc[df.index[::37], "lemp"] = np.nan
+    df = df.drop(index=df.index[5::97])
+    df["lemp"] = df["lemp"] + 1e3          # large levels: the moments are taken of shifted changes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.DroppedRowsWarning)
+        for roles in (dict(unit="countyreal", time="year", treatment="D"), dict(MPDTA, weights="w")):
+            ref = ci.att_gt(ci.Panel(df, **roles), "lemp", by="size")
+            for engine in ("narwhals", "duckdb"):
+                assert_same(ref, ci.LazyPanel(df, **roles, engine=engine).att_gt("lemp", by="size"))
+
+
+def test_no_never_treated_rules(mpdta, assert_same):
+    df = mpdta[mpdta["first.treat"] > 0]
+    lp = ci.LazyPanel(df, **MPDTA)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.ClusterImpactWarning)
+        for options in (dict(control="not_yet_treated"), dict(last_cohort_as_control=True)):
+            assert_same(ci.att_gt(ci.Panel(df, **MPDTA), "lemp", **options),
+                        lp.att_gt("lemp", **options))
+
+
+def test_bootstrap_and_clusters_take_the_block_path(mpdta, assert_same):
+    lp = ci.LazyPanel(mpdta, **MPDTA)
+    got = lp.att_gt("lemp", bootstrap=99, seed=4)
+    assert "blocks" in got.info["engine"]
+    assert_same(ci.att_gt(ci.Panel(mpdta, **MPDTA), "lemp", bootstrap=99, seed=4), got)
+    with pytest.raises(ci.SpecificationError, match="cluster = unit"):
+        ci.LazyPanel(mpdta, **MPDTA, cluster="state").moment_stats("lemp")
+    with pytest.raises(ci.SpecificationError, match="allow_unbalanced_panel"):
+        lp.att_gt("lemp", allow_unbalanced_panel=True)
