@@ -3,6 +3,7 @@
 
     python benchmarks/scale.py memory --rows 1e7          # in memory: compressed vs numpy floor vs rows
     python benchmarks/scale.py duckdb --rows 1e8          # Parquet panel through DuckDB, out of core
+    python benchmarks/scale.py duckdb --rows 1e8 --cluster unit --path blocks   # per-unit blocks
     python benchmarks/scale.py spark --rows 1e6,4e6,1.6e7 # Spark local mode at several sizes
     python benchmarks/scale.py all
 
@@ -171,10 +172,14 @@ def case(name: str, rows: int, cluster: str, data: Path, extra: dict) -> dict:
             lp = ci.LazyPanel(str(path), unit="unit", time="period", cohort="cohort",
                               cluster=cluster, duckdb_config=cfg)
             out["validate_seconds"] = round(time.perf_counter() - t0, 3)
-            stats = lp.cell_stats("y")
+            # cluster = unit: (cohort) second moments reduced in DuckDB (LazyPanel.att_gt's route);
+            # clusters: (cohort, cluster) block sums
+            moments = cluster == "unit" and extra.get("path", "auto") != "blocks"
+            stats = lp.moment_stats("y") if moments else lp.cell_stats("y")
             out["stats_seconds"] = round(time.perf_counter() - t0 - out["validate_seconds"], 3)
+            out["path"] = "moments" if moments else "blocks"
             out["blocks"] = stats.n_blocks
-            res = ci.att_gt_from_stats(stats)
+            res = ci.att_gt_from_moments(stats) if moments else ci.att_gt_from_stats(stats)
             out["att"] = [res.aggregate(k).estimate[0] for k in KINDS]
             out["seconds"] = round(time.perf_counter() - t0, 3)
     elif name == "spark":
@@ -228,6 +233,9 @@ def main() -> None:
     ap.add_argument("--cluster", default="cluster,unit", help="cluster (1,000 clusters) and/or unit")
     ap.add_argument("--data", default=str(HERE / "data" / "scale"))
     ap.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
+    ap.add_argument("--path", default="auto", choices=["auto", "blocks"],
+                    help="duckdb with cluster = unit: 'auto' reduces to cohort moments in DuckDB "
+                         "(LazyPanel.att_gt's route), 'blocks' brings the per-unit blocks back")
     ap.add_argument("--out", default=str(HERE / "results" / "scale.jsonl"))
     args = ap.parse_args()
     defaults = {"memory": "1e7", "duckdb": "1e8", "spark": "1e6,4e6,1.6e7"}
@@ -242,7 +250,7 @@ def main() -> None:
                         results.append(run_case(name, rows, cluster, Path(args.data)))
                 elif what == "duckdb":
                     results.append(run_case("duckdb", rows, cluster, Path(args.data),
-                                            memory_limit=args.memory_limit))
+                                            memory_limit=args.memory_limit, path=args.path))
                 else:
                     results.append(run_case("spark", rows, cluster, Path(args.data)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
