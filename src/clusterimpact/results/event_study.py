@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,72 @@ class EventStudyResult(Result):
     """
 
     cohort_effects: pd.DataFrame | None = None
+    refit: Callable[..., EventStudyResult] | None = None
+
+    # ------------------------------------------------------------ covariance
+    def with_vcov(self, vcov: str, *, cluster2: Literal["time", "unit"] | None = None,
+                  **options: Any) -> EventStudyResult:
+        """The same estimates with another covariance estimator from the registry.
+
+        For the regression event studies (``"twfe"``, ``"sun_abraham"``); the
+        imputation and two-stage methods have their own variance (BJS, GMM).
+
+        Parameters
+        ----------
+        vcov
+            ``"HC1"``, ``"CR1"``, ``"CR2"`` or ``"CR3"``
+            (:data:`~clusterimpact.inference.vcov.VCOV_ESTIMATORS`); clustered on
+            ``panel.cluster``. CR2 and CR3 give each estimate (each Sun-Abraham
+            aggregate, a contrast of the cell coefficients) its own Bell-McCaffrey
+            degrees of freedom.
+        cluster2
+            Two-way clustering (CR1 only; Cameron, Gelbach & Miller 2011): the
+            second dimension, ``"time"`` (the period fixed-effect codes) or
+            ``"unit"``.
+        **options
+            Options of the estimator (e.g. ``fixef_k="full"``, ``cluster_df=
+            "conventional"`` for CR1, ``absorbed="ignore"`` for CR2).
+
+        Returns
+        -------
+        EventStudyResult
+            Same estimates, new ``vcov``, ``dof`` and ``info["vcov_type"]``. The
+            default CR1 Sun-Abraham fit uses closed-form cell sums without a
+            design matrix, so the regression is rebuilt (fixed effects absorbed
+            again) to compute the new covariance; the estimates are kept.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> p = ci.Panel(ci.datasets.load("mpdta"), unit="countyreal", time="year",
+        ...              cohort="first.treat")
+        >>> res = ci.event_study(p, "lemp", method="sun_abraham").with_vcov("CR2")
+        >>> res.info["vcov_type"], bool(res.tidy()["df"].between(20, 500).all())
+        ('CR2', True)
+        """
+        from clusterimpact.inference.vcov import VCOV_ESTIMATORS
+
+        method = self.info.get("method")
+        if self.refit is None:
+            raise SpecificationError(
+                f"with_vcov applies to the regression event studies ('twfe', 'sun_abraham'); "
+                f"method {method!r} has its own variance (imputation: BJS's clustered estimator; "
+                "two-stage: the GMM sandwich). Refit with another method for registry covariances.")
+        key = str(vcov).upper()
+        if key not in VCOV_ESTIMATORS:
+            from clusterimpact.errors import suggest
+
+            raise SpecificationError(f"Unknown vcov {vcov!r}; choose one of "
+                                     f"{', '.join(map(repr, VCOV_ESTIMATORS))}."
+                                     f"{suggest(key, VCOV_ESTIMATORS)}")
+        if cluster2 is not None and (cluster2 not in ("time", "unit") or key != "CR1"):
+            raise SpecificationError(
+                f"cluster2 must be 'time' or 'unit' and needs vcov='CR1' (two-way clustering); "
+                f"got cluster2={cluster2!r} with vcov={vcov!r}.")
+        new = self.refit(key, options, cluster2)
+        if new.estimate.shape != self.estimate.shape:
+            raise SpecificationError("The refitted regression estimates a different set of terms.")
+        return replace(new, estimate=self.estimate, alpha=self.alpha)
 
     # ---------------------------------------------------------------- helpers
     def _groups(self) -> list[tuple[dict, np.ndarray]]:

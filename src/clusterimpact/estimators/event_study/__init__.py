@@ -13,8 +13,10 @@ periods after (or, for leads, before) first treatment, by
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Literal, get_args
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -46,25 +48,58 @@ def _check(value: str, options: tuple[str, ...], name: str, upper: bool = False)
     return key
 
 
-def _fit_group(s: Sample, method: str, big_l: float, big_r: float, reference: float | None,
-               vcov: str, bin_endpoints: bool, tol: float, n_pre_max: float,
-               bjs_leave_out: bool) -> MethodFit:
+@dataclass(frozen=True)
+class _Setup:
+    """Everything but the covariance estimator that a fit of one subgroup needs."""
+
+    method: str
+    big_l: float
+    big_r: float
+    reference: float | None
+    bin_endpoints: bool
+    tol: float
+    n_pre_max: float
+    bjs_leave_out: bool
+    sa_share_variance: bool
+
+
+def _second_cluster(s: Sample, cluster2: str | None) -> np.ndarray | None:
+    if cluster2 is None:
+        return None
+    return {"time": s.fe[1], "unit": s.fe[0]}[cluster2]
+
+
+def _fit_group(s: Sample, setup: _Setup, vcov: str, options: Mapping[str, Any] | None = None,
+               cluster2: str | None = None) -> MethodFit:
+    method, big_l, big_r = setup.method, setup.big_l, setup.big_r
     if method in ("twfe", "sun_abraham"):
-        bins, outside = event_bins(s.event, big_l, big_r, reference, bin_endpoints)
-        if not bin_endpoints and outside.any():
+        bins, outside = event_bins(s.event, big_l, big_r, setup.reference, setup.bin_endpoints)
+        if not setup.bin_endpoints and outside.any():
             warnings.warn(f"bin_endpoints=False: {int(outside.sum())} row(s) of treated units outside "
                           f"the window [-{big_l:g}, {big_r:g}] were dropped.", DroppedRowsWarning,
                           stacklevel=3)
             s, bins = s.subset(~outside), bins[~outside]
-        fit = fit_dynamic_twfe if method == "twfe" else fit_sun_abraham
-        return fit(s, bins, vcov, tol)
+        if method == "twfe":
+            return fit_dynamic_twfe(s, bins, vcov, setup.tol, options, _second_cluster(s, cluster2))
+        return fit_sun_abraham(s, bins, vcov, setup.tol, options, _second_cluster(s, cluster2),
+                               setup.sa_share_variance)
     if method == "two_stage":
-        bins, _ = event_bins(s.event, big_l, big_r, reference, bin_endpoints)
-        return fit_two_stage(s, bins, tol)
-    post_bins, _ = event_bins(s.event, big_l, big_r, None, bin_endpoints)
-    n_leads = big_l if big_l < n_pre_max else max(n_pre_max - 1, 0)
+        bins, _ = event_bins(s.event, big_l, big_r, setup.reference, setup.bin_endpoints)
+        return fit_two_stage(s, bins, setup.tol)
+    post_bins, _ = event_bins(s.event, big_l, big_r, None, setup.bin_endpoints)
+    n_leads = big_l if big_l < setup.n_pre_max else max(setup.n_pre_max - 1, 0)
     lead_bins, _ = event_bins(s.event, n_leads, big_r, None, False)
-    return fit_imputation(s, post_bins, lead_bins, vcov, tol, bjs_leave_out)
+    return fit_imputation(s, post_bins, lead_bins, vcov, setup.tol, setup.bjs_leave_out)
+
+
+def _refit(vcov: str, options: Mapping[str, Any], cluster2: str | None, *, parts: list[Sample],
+           setup: _Setup, context: tuple) -> EventStudyResult:
+    """The regression event study of every subgroup again, with another covariance estimator."""
+    fits = [_fit_group(part, setup, vcov, options, cluster2) for part in parts]
+    labels, by_names, y, alpha, sample, meta, spec = context
+    spec = {**spec, "vcov": vcov, "vcov_options": dict(options), "cluster2": cluster2}
+    return _assemble(fits, labels, by_names, setup.method, y, alpha, sample, meta, spec,
+                     partial(_refit, parts=parts, setup=setup, context=context))
 
 
 def event_study(
@@ -83,6 +118,7 @@ def event_study(
     fe: Sequence[str] | None = None,
     tol: float = 1e-10,
     bjs_leave_out: bool = True,
+    sa_share_variance: bool = False,
 ) -> EventStudyResult:
     """Effects by event time (periods since first treatment) for staggered roll-outs.
 
@@ -129,6 +165,11 @@ def event_study(
         the imputation and two-stage variances.
     tol
         Convergence tolerance of the fixed-effect absorption.
+    sa_share_variance
+        ``"sun_abraham"`` only: add the variance from estimating the cohort shares
+        :math:`\\hat\\omega_{ge}` (Sun & Abraham 2021, Proposition 6, as their Stata
+        ``eventstudyinteract``). Default ``False``, as ``fixest``'s ``sunab``: the
+        intervals are then for the effect at the sample's cohort composition (see Notes).
     bjs_leave_out
         ``"imputation"`` only: centre each treated row's effect at the average of its
         (cohort, period) cell *leaving out its own cluster* (BJS Appendix A.6, Stata
@@ -237,15 +278,19 @@ def event_study(
                 f"with gaps?). Choose an observed pre-period, e.g. reference={pre.max():g}.")
     n_pre_max = float(max(0.0, -finite.min()))
     by_names = [by] if isinstance(by, str) else list(by or [])
-    fits: list[MethodFit] = []
-    for j in range(len(labels)):
-        rows = group == j
-        part = sample if len(labels) == 1 and rows.all() else sample.subset(rows)
-        fits.append(_fit_group(part, method, big_l, big_r, reference, vcov,
-                               bin_endpoints, tol, n_pre_max, bjs_leave_out))
-    return _assemble(fits, labels, by_names, method, y, alpha, sample, meta,
-                     {"window": (-big_l, big_r), "reference": None if method == "imputation"
-                      else reference, "bin_endpoints": bin_endpoints, "vcov": vcov})
+    setup = _Setup(method, big_l, big_r, reference, bin_endpoints, tol, n_pre_max,
+                   bool(bjs_leave_out), bool(sa_share_variance))
+    parts = [sample if len(labels) == 1 and (group == j).all() else sample.subset(group == j)
+             for j in range(len(labels))]
+    fits = [_fit_group(part, setup, vcov) for part in parts]
+    spec = {"window": (-big_l, big_r), "reference": None if method == "imputation" else reference,
+            "bin_endpoints": bin_endpoints, "vcov": vcov, "sa_share_variance": bool(sa_share_variance)
+            if method == "sun_abraham" else None,
+            "bjs_leave_out": bool(bjs_leave_out) if method == "imputation" else None}
+    refit = (partial(_refit, parts=parts, setup=setup,
+                     context=(labels, by_names, y, alpha, sample, meta, spec))
+             if method in ("twfe", "sun_abraham") else None)
+    return _assemble(fits, labels, by_names, method, y, alpha, sample, meta, spec, refit)
 
 
 def _event_labels(values: np.ndarray) -> np.ndarray:
@@ -255,7 +300,8 @@ def _event_labels(values: np.ndarray) -> np.ndarray:
 
 
 def _assemble(fits: list[MethodFit], labels: pd.DataFrame, by: list[str], method: str, y: str,
-              alpha: float, sample: Sample, meta: dict, spec: dict) -> EventStudyResult:
+              alpha: float, sample: Sample, meta: dict, spec: dict,
+              refit: Callable[..., EventStudyResult] | None = None) -> EventStudyResult:
     sizes = [f.estimate.size for f in fits]
     k = int(sum(sizes))
     vc = np.zeros((k, k))
@@ -287,8 +333,13 @@ def _assemble(fits: list[MethodFit], labels: pd.DataFrame, by: list[str], method
                 t[col] = labels[col].iloc[j]
             tables.append(t)
         cohort_effects = pd.concat(tables, ignore_index=True)
-    vcov_label = {"twfe": spec["vcov"], "sun_abraham": spec["vcov"],
-                  "imputation": f"BJS conservative (clustered); leads {spec['vcov']}",
+    regression = spec["vcov"] + (f" (two-way: cluster and {spec['cluster2']})"
+                                 if spec.get("cluster2") else "")
+    if spec.get("sa_share_variance"):
+        regression += " + estimated cohort shares"
+    leave = ", leave-out" if spec.get("bjs_leave_out") else ""
+    vcov_label = {"twfe": regression, "sun_abraham": regression,
+                  "imputation": f"BJS conservative (clustered{leave}); leads {spec['vcov']}",
                   "two_stage": "Butts-Gardner GMM (clustered)"}[method]
     info = {
         "estimator": _LABELS[method],
@@ -306,4 +357,4 @@ def _assemble(fits: list[MethodFit], labels: pd.DataFrame, by: list[str], method
     }
     return EventStudyResult(keys=keys, estimate=np.concatenate([f.estimate for f in fits]), vcov=vc,
                             alpha=alpha, dof=dof, extra=extra, info=info,
-                            cohort_effects=cohort_effects)
+                            cohort_effects=cohort_effects, refit=refit)

@@ -43,7 +43,7 @@ from scipy import linalg, sparse
 
 from clusterimpact.errors import DroppedRowsWarning, EstimationError
 from clusterimpact.estimators.event_study._common import MethodFit, Sample
-from clusterimpact.estimators.event_study._regression import _design, _ols_fe
+from clusterimpact.estimators.event_study._regression import _design, _ols_fe, contrast_inference
 from clusterimpact.kernels.demean import _dense_codes, demean
 
 __all__ = ["FirstStage", "auxiliary_centre", "first_stage", "fit_imputation", "fit_two_stage"]
@@ -268,12 +268,14 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
         lcodes = np.where(lead_rows, np.searchsorted(lead_labels, lead_bins), -1)[~s.treated]
         yx = _design(sub.y, lcodes, lead_labels.size, sub.cov)
         names = [f"lead {e:g}" for e in lead_labels] + [f"covariate {j}" for j in range(s.cov.shape[1])]
-        keep, coef, cov, pscores, pdof, _ = _ols_fe(sub, yx, vcov, tol, names)
-        ev = keep < lead_labels.size
+        keep, coef, est, _ = _ols_fe(sub, yx, vcov, tol, names)
+        ev = np.flatnonzero(keep < lead_labels.size)
+        lead_cov, pdof, lead_scores = contrast_inference(est, np.eye(ev.size), ev, sub.cluster,
+                                                         s.n_clusters)
         all_mass = np.bincount(lcodes[lcodes >= 0], weights=sub.weights()[lcodes >= 0],
                                minlength=lead_labels.size)
         lead_labels, lead_mass = lead_labels[keep[ev]], all_mass[keep[ev]]
-        lead_est, lead_cov, lead_scores = coef[ev], cov[np.ix_(ev, ev)], pscores[:, ev]
+        lead_est = coef[ev]
     else:
         lead_est, lead_cov = np.zeros(0), np.zeros((0, 0))
         lead_scores, lead_mass, pdof = np.zeros((s.n_clusters, 0)), np.zeros(0), None
@@ -281,7 +283,8 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
     vc = np.full((n_pre + n_post, n_pre + n_post), np.nan)
     vc[:n_pre, :n_pre] = lead_cov
     vc[n_pre:, n_pre:] = v_post
-    dof = np.r_[np.full(n_pre, np.inf if pdof is None else pdof), np.full(n_post, np.inf)]
+    dof = np.r_[np.broadcast_to(np.inf if pdof is None else np.asarray(pdof, float), (n_pre,)),
+                np.full(n_post, np.inf)]
     info["notes"] = ["Leads are the coefficients of BJS's pre-trend regression on the untreated rows; "
                      "their covariance with the post-period estimates is not estimated (NaN)."] \
         if n_pre else []

@@ -55,7 +55,7 @@ def saturated_cells(s: Sample, bins: np.ndarray, vcov: str) -> SaturatedFit | No
         ``(cells, delta, v_delta, scores, mass_cell, dof)``: the cells
         (``cohort, event_time``, sorted by event time then cohort), their
         coefficients, CR1 covariance, per-cluster scores (``G x cells``,
-        scaled by :math:`\\sqrt{G/(G-1)}` as the regression path does), row
+        scaled so that their cross-product is the covariance, as the registry's), row
         counts and the degrees of freedom :math:`G - 1`.
     """
     if (str(vcov).upper() != "CR1" or s.cov.shape[1] or s.w is not None
@@ -132,8 +132,8 @@ def saturated_cells(s: Sample, bins: np.ndarray, vcov: str) -> SaturatedFit | No
     else:
         fe_dof = 0
     small = (n - 1) / (n - (k + fe_dof))
-    v_delta = small * g / (g - 1) * (scores.T @ scores)
-    scores *= np.sqrt(g_all / max(g_all - 1, 1))
+    scores *= np.sqrt(small * g / (g - 1))
+    v_delta = scores.T @ scores
     cells = pd.DataFrame({"cohort": cohorts[gg], "event_time": ev})
     mass_cell = count.reshape(n_g, n_t)[gg, tt]
     return cells, delta, v_delta, scores, mass_cell, float(g - 1)
