@@ -141,7 +141,8 @@ class _Sample:
     row_keep: np.ndarray | None  # None: every row
     unit_keep: np.ndarray
     period_keep: np.ndarray       # over panel periods
-    unit_cohort: np.ndarray       # numeric, inf never (after coercions)
+    cohort_code: np.ndarray       # per unit (row, for cross-sections): index into cohort_value
+    cohort_value: np.ndarray      # numeric cohort of each code, inf never (after the rules)
     exclude_latest: float | None  # cohort kept as comparison only
     unbalanced: bool = False      # estimate on the unbalanced panel (allow_unbalanced_panel)
 
@@ -154,11 +155,12 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
     if the sample left after the cohort rules is balanced anyway, the panel estimator is used,
     as R ``did`` does.
     """
-    bad = np.isnan(y)
+    # a finite total rules out missing outcomes in one read-only pass (Panel.column excludes inf)
+    bad = np.isnan(y) if x is not None or not np.isfinite(np.add.reduce(y)) else None
     if x is not None:
         bad |= ~np.all(np.isfinite(x), axis=1)
     row_keep = None
-    if bad.any():
+    if bad is not None and bad.any():
         _warn_drop(f"Dropped {int(bad.sum())} row(s) with missing outcome or covariates.")
         row_keep = ~bad
     unit_keep = np.ones(panel.n_units, dtype=bool)
@@ -175,16 +177,38 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
         n_drop = int((~full & (counts > 0)).sum())
         if n_drop:
             _warn_drop(f"{n_drop} unit(s) are not observed in every period; dropped to "
-                       "balance the panel, as R did does by default (allow_unbalanced_panel="
-                       "True keeps them).")
+                       "balance the panel, as R did does by default.")
         unit_keep &= full
-    cohort = panel.unit_cohort.copy() if panel.is_panel else panel.cohort_value.copy()
-    cohort, unit_keep, period_keep, exclude_latest = apply_cohort_rules(
-        cohort, unit_keep, panel.period_values, period_keep, cfg)
+    # the cohort rules act on the distinct cohorts (blocks of units), then map back per unit
+    codes, distinct = _cohort_codes(panel)
+    counts = np.bincount(codes if unit_keep.all() else codes[unit_keep], minlength=distinct.size)
+    present = counts > 0
+    cohort, keep_d, period_keep, exclude_latest = apply_cohort_rules(
+        distinct, present, panel.period_values, period_keep, cfg, counts=counts)
+    if not np.array_equal(keep_d, present):
+        unit_keep = unit_keep & keep_d[codes]
     if unbalanced:
         unit_keep, period_keep, unbalanced = _unbalanced_sample(panel, row_keep, unit_keep,
                                                                 period_keep)
-    return _Sample(row_keep, unit_keep, period_keep, cohort, exclude_latest, unbalanced)
+    return _Sample(row_keep, unit_keep, period_keep, codes, cohort, exclude_latest, unbalanced)
+
+
+def _cohort_codes(panel: Panel) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each unit's (row's, for cross-sections) cohort and the sorted distinct cohorts.
+
+    The Panel keeps its sorted distinct cohorts (never treated last); with few
+    of them the codes are counts of comparisons, ``code = #{d_k < c}`` (a few
+    elementwise passes instead of hashing).
+    """
+    cohort = panel.unit_cohort if panel.is_panel else panel.cohort_value
+    distinct = getattr(panel, "_distinct_cohorts", None)
+    if distinct is None or distinct.size > 32 or cohort.size == 0:
+        codes, uniques = pd.factorize(cohort, sort=True)
+        return codes.astype(np.int64), np.asarray(uniques, dtype=float)
+    codes = np.zeros(cohort.size, dtype=np.int8)
+    for d in distinct[:-1]:
+        codes += cohort > d
+    return codes, np.asarray(distinct, dtype=float)
 
 
 def _unbalanced_sample(panel: Panel, row_keep: np.ndarray | None, unit_keep: np.ndarray,
@@ -460,12 +484,11 @@ def att_gt(
     # periods and cohorts of the estimation sample
     tvals = panel.period_values[sample.period_keep]
     period_map = np.cumsum(sample.period_keep) - 1
-    cohort = sample.unit_cohort
     keep_u = sample.unit_keep
-    # cohort index of each unit (inf -> cvals.size, never): one hashing pass, then a lookup
-    codes, distinct = pd.factorize(cohort)
+    # cohort index of each unit (inf -> cvals.size, never): a lookup of the cohort codes
+    codes, distinct = sample.cohort_code, sample.cohort_value
     kept = distinct if keep_u.all() else distinct[np.unique(codes[keep_u])]
-    cvals = np.sort(kept[np.isfinite(kept)])
+    cvals = np.unique(kept[np.isfinite(kept)])
     n_coh = cvals.size + 1
     unit_cidx = np.searchsorted(cvals, distinct)[codes]
     eligible = cvals > tvals[0] + cfg.anticipation
@@ -679,8 +702,10 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters)
         n_real = int(layout.cg_start[n_cg])
         # (blocks, periods + 1) sums, the last column left for the weights (see panel_cell_factors)
+        one_per_block = layout.order is not None
         if ucode is None:  # y_rows is the (units, periods) outcome matrix of a sorted grid
-            table = K.grid_table(y_rows, weights if panel.has_weights else None, layout, n_real)
+            table = K.grid_table(y_rows, weights if panel.has_weights else None, layout, n_real,
+                                 fill_weights=one_per_block)
         else:
             key = layout.unit_block[ucode] * np.int64(n_t + 1)
             key += tcode
@@ -688,15 +713,20 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
             table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
             table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
         ysum = table[:, :n_t]
-        wsum = np.bincount(layout.unit_block, weights=weights if n_kept == keep_u.size else
-                           np.where(keep_u, weights, 0.0),
-                           minlength=layout.n_blocks)[:n_real]
+        filled = ucode is None and one_per_block
+        if filled:  # the gather wrote each block's (unit's) weight into the last column
+            wsum = table[:, n_t]
+        else:
+            wsum = np.bincount(layout.unit_block, weights=weights if n_kept == keep_u.size else
+                               np.where(keep_u, weights, 0.0),
+                               minlength=layout.n_blocks)[:n_real]
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
         cg_units = np.bincount(unit_cg if n_kept == keep_u.size else unit_cg[keep_u], minlength=n_cg)
         n_rows = int(np.count_nonzero(np.bincount(lay.block_cluster)))
         stats = K.panel_cell_factors(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows,
-                                     table=table)
+                                     table=table, weights_in_table=filled,
+                                     equal_weights=(one_per_block and not panel.has_weights) or None)
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
         blocks = (block_row, lay.block_cg, wsum)
     else:

@@ -68,12 +68,16 @@ class BlockLayout(NamedTuple):
         Subgroup-cohort code of each block (``group * n_cohorts + cohort``).
     cg_start
         Offsets: the blocks of code ``j`` are ``cg_start[j]:cg_start[j+1]``.
+    order
+        With one unit per block, the unit of each block (the inverse of
+        ``unit_block``), else ``None``.
     """
 
     unit_block: np.ndarray
     block_cluster: np.ndarray
     block_cg: np.ndarray
     cg_start: np.ndarray
+    order: np.ndarray | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -155,10 +159,12 @@ class BlockInfluence:
     ([-0.5, 0.5, -1.0], [[1.5]])
     """
 
-    def __init__(self, table: np.ndarray, start: np.ndarray, mats: np.ndarray) -> None:
+    def __init__(self, table: np.ndarray, start: np.ndarray, mats: np.ndarray, *,
+                 equal_weights: bool | None = None) -> None:
         self.table = table
         self.start = start
         self.mats = mats
+        self.equal_weights = equal_weights  # True: every block weight is the same (known)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -225,7 +231,7 @@ class BlockInfluence:
         """The same factors with the influence of ``columns`` set to zero."""
         mats = self.mats.copy()
         mats[:, :, columns] = 0.0
-        return BlockInfluence(self.table, self.start, mats)
+        return BlockInfluence(self.table, self.start, mats, equal_weights=self.equal_weights)
 
     def gram(self) -> np.ndarray:
         """:math:`U'U` from per-code moment matrices of centred outcome changes.
@@ -247,7 +253,7 @@ class BlockInfluence:
             moments = np.zeros((width, width))
             shift = None
             weight = table[lo:hi, -1]
-            equal = bool((weight == weight[0]).all())
+            equal = self.equal_weights or bool((weight == weight[0]).all())
             for start in range(lo, hi, _CHUNK):
                 stop = min(hi, start + _CHUNK)
                 # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]: differenced on the flat rows
@@ -272,6 +278,7 @@ class BlockInfluence:
 
 
 _CHUNK = 2048  # rows per chunk of BlockInfluence.gram (11 x 11 x 2048 products stay single-threaded)
+_GATHER = 1 << 16  # values per chunk of grid_table's gather (a cache-sized temporary)
 
 
 def _reason_text(codes: np.ndarray) -> np.ndarray:
@@ -292,12 +299,19 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
     if unit_cluster.size > 1 and n_cg < (1 << 15) and (unit_cluster[1:] > unit_cluster[:-1]).all():
         # one unit per cluster, in cluster order (clusters are units): every unit is a block and
         # sorting by code is a stable (radix) sort of the small codes
-        order = np.argsort(unit_cg.astype(np.int8 if n_cg <= 128 else np.int16), kind="stable")
+        small = unit_cg.astype(np.int8 if n_cg <= 128 else np.int16)
+        order = np.argsort(small, kind="stable")
         unit_block = np.empty(order.size, dtype=np.int64)
         unit_block[order] = np.arange(order.size)
-        block_cg = unit_cg.astype(np.int64)[order]
-        cg_start = np.searchsorted(block_cg, np.arange(n_cg + 1))
-        return BlockLayout(unit_block, unit_cluster.astype(np.int64)[order], block_cg, cg_start)
+        counts = np.bincount(small, minlength=n_cg)
+        block_cg = np.repeat(np.arange(n_cg, dtype=np.int64), counts)
+        cg_start = np.zeros(n_cg + 1, dtype=np.int64)
+        np.cumsum(counts, out=cg_start[1:])
+        if unit_cluster[0] == 0 and unit_cluster[-1] == unit_cluster.size - 1:  # clusters 0..n-1
+            block_cluster = order.astype(np.int64, copy=False)
+        else:
+            block_cluster = unit_cluster.astype(np.int64)[order]
+        return BlockLayout(unit_block, block_cluster, block_cg, cg_start, order)
     key = unit_cg.astype(np.int64) * np.int64(n_clusters) + unit_cluster
     size = n_cg * n_clusters
     if size <= max(8 * key.size, 1 << 20):
@@ -314,13 +328,15 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
 
 
 def grid_table(ywide: np.ndarray, unit_weight: np.ndarray | None, layout: BlockLayout,
-               n_blocks: int) -> np.ndarray:
+               n_blocks: int, *, fill_weights: bool = False) -> np.ndarray:
     """The first ``n_blocks`` rows of the block sums of :math:`wY_t` from a unit-by-period matrix.
 
     Returns a C-ordered ``(n_blocks, periods + 1)`` table whose last column is
-    left for the block weights (see :func:`panel_cell_factors`). With one unit
-    per block the rows are gathered (no ``np.bincount``); otherwise summed by
-    one ``np.bincount`` with keys built per unit. Same values as the row-level
+    left for the block weights (see :func:`panel_cell_factors`), or holds them
+    with ``fill_weights`` when every block is one unit. With one unit per block
+    the rows are gathered in cache-sized chunks straight into the table (no
+    ``np.bincount``, no full-size temporary); otherwise summed by one
+    ``np.bincount`` with keys built per unit. Same values as the row-level
     ``np.bincount`` (same additions in the same order).
 
     Examples
@@ -333,12 +349,23 @@ def grid_table(ywide: np.ndarray, unit_weight: np.ndarray | None, layout: BlockL
     n_units, n_per = ywide.shape
     if layout.n_blocks == n_units:  # every block is one unit: the table is a row permutation
         table = np.empty((n_blocks, n_per + 1))
-        order = np.empty(n_units, dtype=np.intp)
-        order[layout.unit_block] = np.arange(n_units)
-        rows = np.take(ywide, order[:n_blocks], axis=0)
-        if unit_weight is not None:
-            rows *= unit_weight[order[:n_blocks], None]
-        table[:, :n_per] = rows
+        order = layout.order
+        if order is None:
+            order = np.empty(n_units, dtype=np.intp)
+            order[layout.unit_block] = np.arange(n_units)
+        step = max(1, _GATHER // (n_per + 1))
+        for lo in range(0, n_blocks, step):  # gather, weight and write one chunk at a time
+            idx = order[lo:min(lo + step, n_blocks)]
+            part = table[lo:lo + idx.size]
+            if unit_weight is None:
+                part[:, :n_per] = np.take(ywide, idx, axis=0)  # (take beats fancy indexing)
+                if fill_weights:
+                    part[:, n_per] = 1.0
+            else:
+                w = unit_weight[idx]
+                np.multiply(np.take(ywide, idx, axis=0), w[:, None], out=part[:, :n_per])
+                if fill_weights:
+                    part[:, n_per] = w
         return table
     key = (layout.unit_block * np.int64(n_per + 1))[:, None] + np.arange(n_per)
     wy = ywide if unit_weight is None else ywide * unit_weight[:, None]
@@ -476,14 +503,17 @@ def panel_cells(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: C
 
 def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, plan: CellPlan,
                        n_cohorts: int, cg_units: np.ndarray, scale: float = 1.0, *,
-                       table: np.ndarray | None = None) -> CellStats:
+                       table: np.ndarray | None = None, weights_in_table: bool = False,
+                       equal_weights: bool | None = None) -> CellStats:
     """:func:`panel_cells` with the influence functions as a :class:`BlockInfluence`.
 
     The dense ``(blocks, cells)`` matrix is never formed: variances come from
     :meth:`BlockInfluence.gram` and aggregations from products with it.
     ``table`` optionally is a C-ordered ``(blocks, periods + 1)`` buffer whose
     first columns are ``ysum`` (a view of it); its last column is set to
-    ``wsum`` and it becomes the factor table, saving a copy.
+    ``wsum`` (unless ``weights_in_table`` says it holds them already) and it
+    becomes the factor table, saving a copy. ``equal_weights=True`` declares
+    every block weight equal (it spares :meth:`BlockInfluence.gram` a check).
 
     Examples
     --------
@@ -501,7 +531,8 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     if table is None:
         table = np.empty((ysum.shape[0], n_per + 1))
         table[:, :n_per] = ysum
-    table[:, n_per] = wsum
+    if not weights_in_table:
+        table[:, n_per] = wsum
     sums = segment_sums(table, layout.cg_start)  # one pass over the contiguous table
     ycg, wcg = sums[:, :n_per], sums[:, n_per]
     n_cg = layout.cg_start.size - 1
@@ -521,7 +552,8 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     att = np.where(ok, m_t - m_c, np.nan)
     att[plan.reference] = 0.0
     if k == 0:
-        return CellStats(att, BlockInfluence(table, layout.cg_start, np.zeros((n_cg, n_per + 1, 0))),
+        return CellStats(att, BlockInfluence(table, layout.cg_start, np.zeros((n_cg, n_per + 1, 0)),
+                                             equal_weights=equal_weights),
                          np.zeros(0, np.int64), np.zeros(0, np.int64), _reason_text(reason))
 
     # per code j, U_block = [ysum_block, w_block] @ M_j with
@@ -537,7 +569,7 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     diff[plan.base, np.arange(k)] -= 1.0
     mats = diff[None, :, :] * coef[:, None, :]
     mats[:, n_per] = -coef * mean
-    infl = BlockInfluence(table, layout.cg_start, mats)
+    infl = BlockInfluence(table, layout.cg_start, mats, equal_weights=equal_weights)
     n_treated = treated.astype(np.int64) @ cg_units[:n_cg]
     n_control = control.astype(np.int64) @ cg_units[:n_cg]
     return CellStats(att, infl, n_treated, n_control, _reason_text(reason))
