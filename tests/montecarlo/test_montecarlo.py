@@ -65,14 +65,24 @@ def test_markdown_table_renders():
     frame = mc.run_design(mc.DESIGNS["two_period"], 3, checks=["did dr", "did twfe"])
     text = mc.to_markdown(mc.summarise(frame), seed=1, command="cmd")
     assert "| two_period | did dr | 3 |" in text and "## Claims not met in this run" in text
+    # a reduced run says so in the header, row by row
+    assert "**Reduced run**" in text and "two_period / did dr: 3 of 1000" in text
+
+
+def test_random_cohort_design_group_effects_unbiased():
+    # cohorts drawn at random (the sampling model of att_gt's aggregations): per-cohort effects
+    # unbiased within Monte Carlo error and SEs of the right order
+    frame = mc.run_design(mc.DESIGNS["staggered_random"], REPS, checks=["att_gt group g=3,5,7"])
+    assert set(frame["target"]) == {"g=3", "g=5", "g=7"}
+    row = mc.summarise(frame).iloc[0]
+    assert row["bias_z"] < 4 and 0.6 < row["mean_se"] / row["sd_estimate"] < 1.6
 
 
 @pytest.mark.slow
 def test_full_monte_carlo_claims():
     _, summary = mc.run()
     verdicts = {(r["design"], r["check"]): mc.verdict(r) for _, r in summary.iterrows()}
-    bad = {k: v for k, v in verdicts.items() if v not in ("ok", "not claimed", "conservative (above 97%)")
-           and k not in KNOWN}
+    bad = {k: v for k, v in verdicts.items() if v not in ("ok", "not claimed") and k not in KNOWN}
     assert not bad, bad
 
 
@@ -83,6 +93,4 @@ KNOWN: set[tuple[str, str]] = {
     ("staggered", "event_study imputation e=0..3"),
     ("unbalanced", "event_study imputation e=0..3"),
     ("block", "synthetic_did placebo SE"),
-    ("block", "synthetic_did jackknife SE"),
-    ("ddd", "ddd simple (dr), target women"),
 }

@@ -120,6 +120,12 @@ def _att_dynamic(sim: Simulation) -> list[Record]:
     return _event_rows(ci.att_gt(sim.panel, "y").aggregate("dynamic").tidy(), sim)
 
 
+def _att_group(sim: Simulation) -> list[Record]:
+    tidy = ci.att_gt(sim.panel, "y").aggregate("group").tidy().set_index("cohort")
+    truth = sim.aggregate_truth("group").set_index("cohort")["effect"]
+    return [_row(tidy.loc[[g]], truth.loc[g], f"g={g}") for g in truth.index if g in tidy.index]
+
+
 def _event_study(method: str) -> Estimator:
     def run(sim: Simulation) -> list[Record]:
         return _event_rows(ci.event_study(sim.panel, "y", method=method).tidy(), sim, observed=True)
@@ -148,11 +154,20 @@ def _sdid(se: str) -> Estimator:
     return run
 
 
-def _ddd(sim: Simulation) -> list[Record]:
-    tidy = ci.ddd(sim.panel, "y", subgroup="gender", target="female").aggregate("simple").tidy()
+def _ddd_truth(sim: Simulation) -> float:
     cells = sim.truth_table("gender", outcome="y")
     post = cells[(cells["gender"] == "female") & (cells["time"] >= cells["cohort"])]
-    return [_row(tidy, float(np.average(post["effect"], weights=post["n_obs"])))]
+    return float(np.average(post["effect"], weights=post["n_obs"]))
+
+
+def _ddd(sim: Simulation) -> list[Record]:
+    tidy = ci.ddd(sim.panel, "y", subgroup="gender", target="female").aggregate("simple").tidy()
+    return [_row(tidy, _ddd_truth(sim))]
+
+
+def _ddd_wild(sim: Simulation) -> list[Record]:
+    res = ci.ddd(sim.panel, "y", subgroup="gender", target="female").aggregate("simple")
+    return [_row(res.wild_bootstrap(reps=999, seed=sim.seed).tidy(), _ddd_truth(sim))]
 
 
 def _wild_att(sim: Simulation) -> list[Record]:
@@ -197,25 +212,42 @@ _NULL = Outcome("y", baseline=10.0, effect=0.0)
 _HETEROGENEITY = ("heterogeneous by cohort and exposure: TWFE weights cells negatively (Goodman-Bacon "
                   "2021, Sun & Abraham 2021); use att_gt, event_study(method='imputation' or "
                   "'sun_abraham')")
-_SHARES = ("conservative by construction when cohort effects differ: the aggregation's influence function "
-           "includes the sampling uncertainty of the cohort shares (as R did's aggte does), which this "
-           "simulator fixes by design (cohort sizes in clusters are set); the interval is valid, only "
-           "wider than needed. With equal cohort effects (design homogeneous) coverage is nominal")
+_SHARES = ("conservative by construction when cohort shares are fixed by design; not claimed: the "
+           "aggregation's influence function includes the sampling variance of the estimated cohort "
+           "shares (as R did's aggte does), which is zero when the design sets how many clusters are in "
+           "each cohort; under iid sampling of clusters, whose cohort is then random (designs "
+           "staggered_random and staggered_large), it is part of the estimator's variance. Here the "
+           "extra width also hides the small-sample under-coverage of the per-cohort SEs with about 10 "
+           "clusters per cohort (see staggered_random); the claim is checked in staggered_large")
+_PER_COHORT = ("the analytic (influence-function) standard errors are asymptotic in the number of clusters "
+               "per cohort; with about 10 treated clusters per cohort (and 10 never treated) they are "
+               "about 5% too small and themselves noisy, so ATT(g,t), group and dynamic intervals cover "
+               "about 90% (per-cell coverage is the same, about 91%, when cohort sizes are fixed); R did "
+               "uses the same variance. Nominal with about 30 clusters per cohort (design "
+               "staggered_large); with fewer, use res.wild_bootstrap() (measured here for the simple "
+               "aggregate)")
 _OBSERVED = ("estimates the effect averaged over the treated observations present at each event time; "
              "with attrition that weights early cohorts more than att_gt's cohort-size weights, so the "
              "truth here is row-weighted (att_gt and the imputation estimator target different "
              "averages on unbalanced panels)")
 _REGRESSION_SE = ("point estimates unbiased, but the analytic cluster-robust SEs are about 10% smaller than "
                   "the spread of the estimates with 40 clusters (10 per cohort), so 95% intervals cover "
-                  "about 92%; for inference here prefer att_gt(...).aggregate('dynamic') (96.7% in this "
-                  "design) or a wild cluster bootstrap (not measured here)")
-_DDD_SE = ("unbiased, SEs about 5% too small with 30 clusters (coverage about 92%); with this few "
-           "clusters check the aggregate with res.wild_bootstrap() (not measured here)")
+                  "about 92%; use a wild cluster bootstrap (not measured here). att_gt's dynamic intervals "
+                  "cover more here only because fixed cohort shares make them conservative (about 90% per "
+                  "event time with random cohorts, design staggered_random)")
+_DDD_SE = ("not claimed with this few clusters: unbiased, but the influence-function SE (the variance R "
+           "triplediff and did use, without a small-sample factor) rests on 8 never-treated clusters and "
+           "about 7 per cohort; its root mean square is 4% below the spread of the estimates and it is "
+           "itself noisy, so normal 95% intervals cover about 92% (a G/(G-1) factor would only reach "
+           "92.5%). Use res.wild_bootstrap() (next row)")
 _SDID_PLACEBO = ("placebo SEs match the spread of the estimates (0.307 vs 0.313); 92.7% with Monte Carlo "
                  "s.e. 1.3% over 300 replications is not distinguishable from 95% at this precision")
-_SDID_JACKKNIFE = ("jackknife SEs are too small when the few treated units' effects differ (as "
-                   "Arkhangelsky et al. 2021 warn); prefer se='placebo' with many more controls than "
-                   "treated units")
+_SDID_JACKKNIFE = ("not claimed in this design: the jackknife is not reliable with few treated units (9 "
+                   "here) or heterogeneous effects (Arkhangelsky et al. 2021; Clarke et al. 2023): its "
+                   "SE rests on leave-one-out replicates of 9 treated units, so the t-ratio behaves like "
+                   "a t with about 8 degrees of freedom (normal intervals then cover 91.4%); "
+                   "synthetic_did warns below 20 treated units. Use se='placebo' (needs more controls "
+                   "than treated units: 21 and 9 here) or se='bootstrap'")
 _FEW = ("analytic cluster-robust SEs with a normal critical value under-cover with 12 clusters "
         "(3 per cohort); use res.wild_bootstrap() or res.randomization()")
 
@@ -223,14 +255,35 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("staggered", "staggered_basic: 40 clusters (3 cohorts + never treated), 3 firms per cluster, "
            "effects heterogeneous by cohort and growing with exposure",
            "staggered_basic", {"n_clusters": 40, "firms_per_cluster": 3}, reps=1000, checks=(
-               Check("att_gt simple (dr, never treated)", _att_simple(), note=_SHARES),
-               Check("att_gt simple (dr, not yet treated)", _att_simple("not_yet_treated"), note=_SHARES),
-               Check("att_gt simple (reg)", _att_simple(method="reg"), note=_SHARES),
-               Check("att_gt dynamic e=0..3", _att_dynamic),
+               Check("att_gt simple (dr, never treated)", _att_simple(), claims="", note=_SHARES),
+               Check("att_gt simple (dr, not yet treated)", _att_simple("not_yet_treated"), claims="",
+                     note=_SHARES),
+               Check("att_gt simple (reg)", _att_simple(method="reg"), claims="", note=_SHARES),
+               Check("att_gt dynamic e=0..3", _att_dynamic, claims="", note=_SHARES),
                Check("event_study sun_abraham e=0..3", _event_study("sun_abraham"), note=_REGRESSION_SE),
                Check("event_study imputation e=0..3", _event_study("imputation"), note=_REGRESSION_SE),
                Check("event_study twfe e=0..3", _event_study("twfe"), claims="", note=_HETEROGENEITY),
                Check("twfe (static)", _twfe("CR1"), claims="", note=_HETEROGENEITY),
+           )),
+    Design("staggered_random", "staggered with each cluster's cohort drawn at random (multinomial wave "
+           "counts with the same expected shares, a quarter each: about 10 clusters per cohort): iid "
+           "sampling of clusters, the sampling model under which att_gt's aggregations are derived",
+           "staggered_basic", {"n_clusters": 40, "firms_per_cluster": 3, "cohort_draw": "multinomial"},
+           reps=1000, checks=(
+               Check("att_gt simple (dr, never treated)", _att_simple(), claims="", note=_PER_COHORT),
+               Check("att_gt group g=3,5,7", _att_group, claims="", note=_PER_COHORT),
+               Check("att_gt dynamic e=0..3", _att_dynamic, claims="", note=_PER_COHORT),
+               Check("att_gt simple, score wild bootstrap CI", _wild_att),
+           )),
+    Design("staggered_large", "staggered_random with 120 clusters (about 30 per cohort and 30 never "
+           "treated): the design where att_gt's analytic intervals are claimed",
+           "staggered_basic", {"n_clusters": 120, "firms_per_cluster": 3, "cohort_draw": "multinomial"},
+           reps=1000, checks=(
+               Check("att_gt simple (dr, never treated)", _att_simple()),
+               Check("att_gt simple (dr, not yet treated)", _att_simple("not_yet_treated")),
+               Check("att_gt simple (reg)", _att_simple(method="reg")),
+               Check("att_gt group g=3,5,7", _att_group),
+               Check("att_gt dynamic e=0..3", _att_dynamic),
            )),
     Design("homogeneous", "staggered_basic with one constant effect (1.0) in every cell: the design "
            "where a static TWFE is valid", "staggered_basic",
@@ -242,8 +295,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("unbalanced", "staggered_basic, 40 clusters, 20% attrition per wave (unbalanced panel)",
            "staggered_basic", {"n_clusters": 40, "firms_per_cluster": 3, "attrition": 0.2}, reps=1000,
            checks=(
-               Check("att_gt simple (dr)", _att_simple(), note=_SHARES),
-               Check("att_gt dynamic e=0..3", _att_dynamic),
+               Check("att_gt simple (dr)", _att_simple(), claims="", note=_SHARES),
+               Check("att_gt dynamic e=0..3", _att_dynamic, claims="", note=_SHARES),
                Check("event_study imputation e=0..3", _event_study("imputation"),
                      note=_OBSERVED + "; " + _REGRESSION_SE.replace("40 clusters (10 per cohort)",
                                                                     "40 clusters")),
@@ -260,17 +313,21 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("block", "block design for synthetic DiD: 30 firm-level clusters, 9 treated from period 6 "
            "of 8, heterogeneous dynamic effects", "staggered_basic",
            {"n_clusters": 30, "level": "firm", "firms_per_cluster": 1, "cohorts": (6,),
-            "never_share": 0.7}, reps=300, checks=(
+            "never_share": 0.7}, reps=1000, checks=(
                Check("synthetic_did placebo SE", _sdid("placebo"), note=_SDID_PLACEBO),
-               Check("synthetic_did jackknife SE", _sdid("jackknife"), note=_SDID_JACKKNIFE),
+               Check("synthetic_did jackknife SE", _sdid("jackknife"), claims="", note=_SDID_JACKKNIFE,
+                     max_reps=300),
            )),
     Design("ddd", "triple differences: effect only on women (0.6 then 1.0) in 30 clusters",
            "staggered_basic", {"n_clusters": 30, "firms_per_cluster": 3, "outcomes": (_TARGET_ONLY,)},
-           reps=1000, checks=(Check("ddd simple (dr), target women", _ddd, note=_DDD_SE),)),
+           reps=1000, checks=(
+               Check("ddd simple (dr), target women", _ddd, claims="", note=_DDD_SE),
+               Check("ddd simple (dr), target women, score wild bootstrap CI", _ddd_wild),
+           )),
     Design("few_clusters", "staggered_basic with 12 clusters (3 per cohort, 3 never treated)",
            "staggered_basic", {"n_clusters": 12, "firms_per_cluster": 3}, reps=1000, checks=(
                Check("att_gt simple, analytic SE", _att_simple(), claims="", note=_FEW),
-               Check("att_gt simple, score wild bootstrap CI", _wild_att, note=_SHARES),
+               Check("att_gt simple, score wild bootstrap CI", _wild_att, claims="", note=_SHARES),
            )),
     Design("null_few_clusters", "no effect anywhere, 12 clusters: rejection rate of a 5% test",
            "staggered_basic", {"n_clusters": 12, "firms_per_cluster": 3, "outcomes": (_NULL,)},
@@ -372,6 +429,26 @@ def verdict(row: pd.Series) -> str:
     return "not claimed"
 
 
+def _full_reps(design: str, check: str) -> int | None:
+    """Replications of a check in the full study (``None`` for a check not in DESIGNS)."""
+    d = DESIGNS.get(design)
+    c = next((c for c in d.checks if c.name == check), None) if d else None
+    if c is None:
+        return None
+    return d.reps if c.max_reps is None else c.max_reps
+
+
+def _reduced(summary: pd.DataFrame) -> list[str]:
+    """A header line naming the rows run with fewer replications than the full study, if any."""
+    short = [(r["design"], r["check"], int(r["reps"]), full) for _, r in summary.iterrows()
+             if (full := _full_reps(r["design"], r["check"])) is not None and r["reps"] < full]
+    if not short:
+        return []
+    rows = "; ".join(f"{d} / {c}: {n} of {full}" for d, c, n, full in short)
+    return ["", f"**Reduced run**: these rows have fewer replications than the full study (Monte Carlo "
+                f"s.e. larger accordingly): {rows}."]
+
+
 def to_markdown(summary: pd.DataFrame, *, seed: int, command: str) -> str:
     """The results page: one table of interval checks, one of tests, and the notes."""
     lines = [
@@ -393,6 +470,7 @@ def to_markdown(summary: pd.DataFrame, *, seed: int, command: str) -> str:
         f"Regenerate with `{command}` (seed {seed}; replication r uses seed {seed} + r; about 30 "
         "minutes on two cores: designs can run in parallel processes with `--design NAME --records "
         "FILE` and be combined with `--merge FILE ...`).",
+        *_reduced(summary),
         "",
         "## Designs",
         "",
