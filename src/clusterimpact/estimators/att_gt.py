@@ -730,22 +730,33 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
         blocks = (block_row, lay.block_cg, wsum)
     else:
-        ywide = np.full((panel.n_units, n_t), np.nan)
-        ywide[ucode, tcode] = y_rows
         xr = x if all_rows else x[sel]
-        xwide = []
-        for p in range(n_t):
-            xp = np.zeros((panel.n_units, xr.shape[1]))
-            rows_p = tcode == p
-            xp[ucode[rows_p]] = xr[rows_p]
-            xwide.append(xp)
+        if all_rows and panel._grid and _grid_rows(panel, n_t):  # sorted rows: reshape
+            ywide = y_rows.reshape(panel.n_units, n_t)
+            x3 = xr.reshape(panel.n_units, n_t, xr.shape[1])
+            xwide = [x3[:, p] for p in range(n_t)]
+        else:
+            ywide = np.full((panel.n_units, n_t), np.nan)
+            ywide[ucode, tcode] = y_rows
+            xwide = []
+            for p in range(n_t):
+                xp = np.zeros((panel.n_units, xr.shape[1]))
+                rows_p = tcode == p
+                xp[ucode[rows_p]] = xr[rows_p]
+                xwide.append(xp)
         stats = K.kernel_panel_cells(ywide, xwide, weights, unit_cg, plan, n_coh, cfg.method)
         idx = np.flatnonzero(keep_u)
-        stats = stats._replace(influence=stats.influence[idx])
+        if idx.size < keep_u.size:
+            stats = stats._replace(influence=stats.influence[idx])
         rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, unit_cluster[idx])
         rows_u = rows_u * row_cluster.size
         blocks = (block_row, unit_cg[idx], weights[idx])
     return stats, rows_u, row_cluster, blocks, n_kept
+
+
+def _grid_rows(panel: Panel, n_t: int) -> bool:
+    """Whether the Panel's sorted grid rows are the sample's (every period kept)."""
+    return panel.n_obs == panel.n_units * n_t
 
 
 def _rc_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan, n_coh,

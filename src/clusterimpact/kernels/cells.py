@@ -659,40 +659,54 @@ def _kernels(method: str, panel: bool):
     return {"dr": drdid.drdid_rc, "reg": drdid.reg_did_rc, "ipw": drdid.std_ipw_did_rc}[method]
 
 
-def _guard(x: np.ndarray, d: np.ndarray, method: str) -> str:
-    """R ``did``'s per-cell checks: overlap of an unweighted logit, rank among comparisons."""
+def _guard(x: np.ndarray, d: np.ndarray, method: str) -> tuple[str, np.ndarray | None]:
+    """R ``did``'s per-cell checks: overlap of an unweighted logit, rank among comparisons.
+
+    Returns the reason a cell cannot be estimated (``""`` if it can) and the
+    unweighted logit's fitted propensity scores (``None`` without one).
+    """
     from clusterimpact.errors import EstimationError
     from clusterimpact.kernels.propensity import fit_logit
 
+    fitted = None
     if method in ("dr", "ipw"):
         try:
             fitted = fit_logit(x, d, np.ones(d.size)).fitted
         except EstimationError as err:  # e.g. collinear or constant covariates: say so
-            return f"propensity score not estimable: {str(err).splitlines()[0]}"
+            return f"propensity score not estimable: {str(err).splitlines()[0]}", None
         except np.linalg.LinAlgError:
-            return "overlap violated (propensity score not estimable)"
+            return "overlap violated (propensity score not estimable)", None
         if fitted.max() >= 0.999:
-            return "overlap violated (propensity score >= 0.999)"
+            return "overlap violated (propensity score >= 0.999)", None
     if method in ("dr", "reg"):
         xc = x[d == 0]
         gram = xc.T @ xc
         with np.errstate(all="ignore"):
             cond = np.linalg.cond(gram, 1) if xc.shape[0] else np.inf
         if not np.isfinite(cond) or 1.0 / cond < np.finfo(float).eps:
-            return "singular covariate design among comparison units"
-    return ""
+            return "singular covariate design among comparison units", None
+    return "", fitted
+
+
+def _takes_pscore(fn) -> bool:
+    from clusterimpact.kernels import drdid
+
+    return fn in (drdid.drdid_panel, drdid.std_ipw_did_panel)
 
 
 def _run_kernel(fn, args: tuple, x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str
                 ) -> tuple[float, np.ndarray | None, str]:
     from clusterimpact.errors import EstimationError
 
-    reason = _guard(x, d, method)
+    reason, fitted = _guard(x, d, method)
     if reason:
         return np.nan, None, reason
+    # with unit weights the kernel's weighted logit is the check's unweighted one: reuse it
+    kw = {"pscore": fitted} if fitted is not None and _takes_pscore(fn) and (w == 1.0).all() \
+        else {}
     try:
         with np.errstate(all="ignore"):
-            res = fn(*args, d, x, w)
+            res = fn(*args, d, x, w, **kw)
     except (EstimationError, np.linalg.LinAlgError, FloatingPointError) as err:
         return np.nan, None, f"2x2 estimation failed: {str(err).splitlines()[0]}"
     if not np.isfinite(res.att) or not np.all(np.isfinite(res.influence)):

@@ -149,9 +149,10 @@ def _mean_positive(v: np.ndarray, what: str) -> float:
 
 
 # --------------------------------------------------------------------- nuisances
-def _pscore(x, d, w, trim_level: float, ipt: bool = False):
-    fit = (fit_ipt if ipt else fit_logit)(x, d, w)
-    ps = np.minimum(fit.fitted, PS_CAP)
+def _pscore(x, d, w, trim_level: float, ipt: bool = False, fitted: np.ndarray | None = None):
+    if fitted is None:
+        fitted = (fit_ipt if ipt else fit_logit)(x, d, w).fitted
+    ps = np.minimum(fitted, PS_CAP)
     keep = np.where(d == 1, True, ps < trim_level)
     return ps, keep.astype(float)
 
@@ -233,8 +234,8 @@ def reg_did_panel(delta_y, d, x=None, weights=None) -> DidKernelResult:
     return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
 
 
-def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995
-                      ) -> DidKernelResult:
+def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995,
+                      pscore: np.ndarray | None = None) -> DidKernelResult:
     """Normalised (Hajek) inverse-probability-weighted DiD with panel data (Abadie 2005).
 
     Parameters
@@ -243,6 +244,10 @@ def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0
         As in :func:`reg_did_panel`.
     trim_level
         Comparison units with a propensity score above this get weight zero.
+    pscore
+        Fitted logit propensity scores of ``d`` on ``x`` with these (normalised)
+        weights, when the caller has them already (skips the refit; must be
+        that fit).
 
     Returns
     -------
@@ -272,7 +277,7 @@ def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0
     """
     dy = _as_vector(delta_y, None, "delta_y")
     d, x, w = _prepare(d, x, weights, dy.size)
-    ps, keep = _pscore(x, d, w, trim_level)
+    ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
     w_t = keep * w * d
     w_c = keep * w * ps * (1.0 - d) / (1.0 - ps)
     mw_t, mw_c = w_t.mean(), _mean_positive(w_c, "comparison-group IPW")
@@ -327,13 +332,13 @@ def ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995
     return DidKernelResult(att, (lin1 - lin2 - w * d * att) / pi_hat)
 
 
-def drdid_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995
-                ) -> DidKernelResult:
+def drdid_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995,
+                pscore: np.ndarray | None = None) -> DidKernelResult:
     """Locally efficient doubly robust DiD with panel data (R ``did``'s ``est_method="dr"``).
 
     Parameters
     ----------
-    delta_y, d, x, weights, trim_level
+    delta_y, d, x, weights, trim_level, pscore
         As in :func:`std_ipw_did_panel`.
 
     Returns
@@ -365,7 +370,7 @@ def drdid_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995
     """
     dy = _as_vector(delta_y, None, "delta_y")
     d, x, w = _prepare(d, x, weights, dy.size)
-    ps, keep = _pscore(x, d, w, trim_level)
+    ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
     fit = fit_wls(x, dy, w, "comparison-group outcome", d == 0)
     res = dy - fit.predict(x)
     w_t = keep * w * d
