@@ -11,8 +11,9 @@ x home-based = 8 subgroups, fixed per worker), then times, in one process,
 * ``ci.did`` on a two-period panel of 500,000 workers (1e6 rows),
 
 as the minimum over ``--reps`` repetitions (alternating pooled and by=, so
-machine load affects both sides alike), and the peak memory that each call
-allocates (``tracemalloc`` in a separate, untimed call: numpy reports its
+machine load affects both sides alike) of the wall time and, for a loaded
+machine, of the process CPU time (``cpu_ratio``), and the peak memory that each
+call allocates (``tracemalloc`` in a separate, untimed call: numpy reports its
 buffers to it).
 
 Usage::
@@ -69,33 +70,34 @@ def worker_panel(n_units: int, n_periods: int, n_clusters: int, seed: int = 8) -
     })
 
 
-def _timed(fn, reps: int) -> tuple[float, float]:
-    """(min seconds over reps, peak traced MB of one untimed call)."""
-    best = np.inf
-    for _ in range(reps):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+def _once(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    gc.collect()
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _peak(fn) -> float:
+    """Peak MB traced by ``tracemalloc`` during one (untimed) call."""
     gc.collect()
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return best, peak
+    return peak
 
 
 def _pair(name: str, pooled, by, reps: int) -> dict:
     pooled()  # warm-up (imports, caches)
     by()
-    tp = tb = np.inf
+    best = np.full((2, 2), np.inf)  # (pooled, by) x (wall, cpu)
     for _ in range(reps):  # alternate so that load hits both sides
-        tp = min(tp, _timed(pooled, 1)[0])
-        tb = min(tb, _timed(by, 1)[0])
-    mp = _timed(pooled, 0)[1]
-    mb = _timed(by, 0)[1]
-    return {"estimator": name, "pooled_ms": tp * 1e3, "by8_ms": tb * 1e3, "ratio": tb / tp,
-            "pooled_peak_mb": mp, "by8_peak_mb": mb}
+        best[0] = np.minimum(best[0], _once(pooled))
+        best[1] = np.minimum(best[1], _once(by))
+    return {"estimator": name, "pooled_ms": best[0, 0] * 1e3, "by8_ms": best[1, 0] * 1e3,
+            "ratio": best[1, 0] / best[0, 0], "cpu_ratio": best[1, 1] / best[0, 1],
+            "pooled_peak_mb": _peak(pooled), "by8_peak_mb": _peak(by)}
 
 
 def main(argv=None) -> pd.DataFrame:

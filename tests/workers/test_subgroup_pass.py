@@ -80,7 +80,7 @@ def test_unit_codes_equal_row_level_groups_for_every_column_kind(workers, shuffl
         df = df.sample(frac=1.0, random_state=1)
     panel = _panel(df)
     for by in (["int8"], ["float"], ["bool"], ["obj"], ["str"], ["cat"], ["big"],
-               ["cat", "obj", "int8"], ["float", "bool", "str"], BY):
+               ["cat", "obj", "int8"], ["float", "bool", "str"], ["cat", "bool", "int8"], BY):
         got_codes, got_labels = _unit_groups(panel, tuple(by))
         ref_codes, ref_labels = _row_level(panel, by)
         np.testing.assert_array_equal(got_codes, ref_codes)

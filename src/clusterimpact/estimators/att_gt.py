@@ -621,6 +621,10 @@ def _unit_groups_fast(panel: Panel, names: list[str]) -> tuple[np.ndarray, pd.Da
     if any(name not in data for name in names):
         return None
     n_units = panel.n_units
+    small = [_small_codes(data[name]) for name in names]
+    if all(c is not None for c in small) and \
+            np.prod([c[2] for c in small], dtype=float) <= 4 * n_units + 1024:
+        return _unit_groups_small(panel, names, small)
     if panel._grid:
         first = np.arange(n_units, dtype=np.int64) * (panel.n_obs // n_units)
     else:  # any row of each unit will do once the columns are known to be constant within unit
@@ -664,6 +668,67 @@ def _unit_groups_fast(panel: Panel, names: list[str]) -> tuple[np.ndarray, pd.Da
         labels[name] = levels.take(present % len(levels))
         present = present // len(levels)
     return unit_group.astype(np.int64), pd.DataFrame({n: labels[n] for n in names})
+
+
+def _small_codes(col: pd.Series) -> tuple[np.ndarray, int, int] | None:
+    """``(row values, low, span)`` of a categorical (codes) or small-range integer/bool column."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        raw = col.cat.codes.to_numpy()
+        return None if raw.size == 0 or raw.min() < 0 else (raw, 0, len(col.cat.categories))
+    if not isinstance(col.dtype, np.dtype) or col.dtype.kind not in "biu" or col.size == 0:
+        return None
+    raw = col.to_numpy()
+    if raw.dtype.kind == "b":
+        return raw.view(np.uint8), 0, 2
+    low, high = int(raw.min()), int(raw.max())
+    return (raw, low, high - low + 1) if high - low < (1 << 16) else None
+
+
+def _unit_groups_small(panel: Panel, names: list[str], small: list[tuple[np.ndarray, int, int]]
+                       ) -> tuple[np.ndarray, pd.DataFrame] | None:
+    """Subgroups of small-code columns, coded on one row per unit.
+
+    Each column's row codes are checked for constancy within unit (on sorted
+    grids: every change between consecutive rows falls on a unit boundary),
+    then the mixed-radix code of the units' (category code / value - min, ...)
+    orders the combinations as ``groupby(sort=True)`` does and the
+    combinations present are numbered in that order.
+    """
+    from clusterimpact.design import _codes
+
+    n_units = panel.n_units
+    if panel._grid:
+        n_per = panel.n_obs // n_units
+        first = np.arange(n_units, dtype=np.int64) * n_per
+    else:
+        first = np.empty(n_units, dtype=np.int64)
+        first[panel.unit_code] = np.arange(panel.n_obs)
+    total = int(np.prod([c[2] for c in small]))
+    combined = np.zeros(n_units, dtype=np.int64)
+    for raw, low, span in small:
+        if panel._grid:  # rows i and i + 1 may differ only where row i + 1 starts a unit
+            change = np.empty(raw.size, dtype=bool)
+            np.not_equal(raw[1:], raw[:-1], out=change[:-1])
+            change.reshape(n_units, n_per)[:, -1] = False
+            if change.any():
+                return None
+        elif _codes.unit_values(raw, panel.unit_code, n_units, False) is None:
+            return None
+        combined *= span
+        combined += raw[first]
+        combined -= low
+    seen = np.bincount(combined, minlength=total) > 0
+    present = np.flatnonzero(seen)
+    unit_group = (np.cumsum(seen) - 1)[combined]
+    labels = {}
+    for name, (_, low, span) in zip(reversed(names), reversed(small), strict=True):
+        digit, present = present % span, present // span
+        col = panel.data[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            labels[name] = pd.Categorical.from_codes(digit, dtype=col.dtype)
+        else:
+            labels[name] = (digit + low).astype(col.dtype)
+    return unit_group, pd.DataFrame({n: labels[n] for n in names})
 
 
 def _sorted_codes(col: pd.Series, raw: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
