@@ -152,3 +152,18 @@ def test_att_gt_aggregation_randomization_equals_brute_force_enumeration():
     assert bool(ri.tidy()["exact"][0]) and int(ri.tidy()["reps"][0]) == draws.size == 60
     expected = np.mean(np.abs(draws) >= np.abs(observed) - 1e-12)
     assert ri.tidy()["p_value"][0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_half_treated_six_clusters_cannot_reject_and_says_so():
+    """C(6,3) = 20 assignments pair up (swapping treated and control flips the sign of the
+    TWFE estimate), so the smallest p-value is 2/20 even for a huge effect."""
+    res = _fit(_frame(n_clusters=6, treated=3, effect=50.0))
+    ri = res.randomization(reps=999, conf_int=False)
+    out = ri.tidy().iloc[0]
+    assert out["exact"] and out["reps"] == 20
+    assert out["p_value"] == pytest.approx(0.1)
+    assert any("smallest attainable p-value is 0.1 > 0.05" in n for n in ri.info["notes"])
+    # eight clusters, four treated: 2/70 < 0.05, no such note
+    ri8 = _fit(_frame(n_clusters=8, treated=4, effect=50.0)).randomization(reps=999, conf_int=False)
+    assert ri8.tidy()["p_value"][0] == pytest.approx(2 / 70)
+    assert not any("cannot reject" in n for n in ri8.info["notes"])

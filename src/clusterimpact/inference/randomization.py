@@ -331,9 +331,28 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
     if conley_taber:
         ct = _conley_taber_for(result, panel, row, alpha, n_treated, notes)
         extra.update(ct)
-    if min(len(plans), 1 / alpha) == len(plans) and len(plans) < 1 / alpha:
-        notes.append(f"Only {len(plans)} distinct assignments: no test at level {alpha} can reject.")
+    p_min = _smallest_p(theta, exact)
+    if p_min > alpha:
+        notes.append(f"With these {len(plans)} assignments the smallest attainable p-value is "
+                     f"{p_min:.3g} > {alpha}: this test cannot reject at level {alpha} (assignments "
+                     "whose estimates tie in absolute value, e.g. treated and control swapped in "
+                     "a half-treated design, count together).")
     return _package(result, row, extra, notes, statistic)
+
+
+def _smallest_p(theta: np.ndarray, exact: bool) -> float:
+    """Smallest p-value any observed statistic could get from these re-assignments.
+
+    An observed statistic at least as extreme as every re-assignment still ties with
+    those at the maximum of :math:`|T_b|` (with all assignments enumerated, the observed
+    one is among them, and so is its sign-flipped twin when one exists).
+    """
+    a = np.abs(theta[np.isfinite(theta)])
+    if a.size == 0:
+        return 1.0
+    top = a.max()
+    ties = int(np.sum(a >= top - 1e-10 * max(1.0, top)))
+    return ties / a.size if exact else 1.0 / (1 + a.size)
 
 
 def _row(result, term) -> int:
