@@ -263,3 +263,30 @@ def test_few_cluster_warnings():
         wb = res.wild_bootstrap(reps=999)
     assert wb.tidy()["reps"][0] == 256  # 2^8 <= 999: enumerated
     assert any("enumerated" in note for note in wb.info["notes"])
+
+
+def test_enumerated_wcr_ties_and_half_treated_warnings():
+    """Under WCR the sign vectors +-(1,...,1) rebuild the sample, so |t*| = |t| twice: the
+    symmetric p-value counts them (p >= 2/2^G; wildboottest's strict '>' may not, by rounding).
+    Half-treated designs get the coarse-grid warning but not the few-treated one."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"u": np.repeat(np.arange(48), 5), "t": np.tile(np.arange(5), 48)})
+    df["c"] = df["u"] // 6
+    df["g"] = np.where(df["c"] < 4, 3, 0)
+    df["y"] = rng.normal(size=len(df)) + rng.normal(size=8)[df["c"]] + 3.0 * (
+        (df["g"] > 0) & (df["t"] >= df["g"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ci.twfe(ci.Panel(df, unit="u", time="t", cohort="g", cluster="c"), "y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wb = res.wild_bootstrap(reps=999)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ci.FewClustersWarning)]
+    assert any("multiple of 1/256" in m for m in messages)
+    assert not any("MacKinnon & Webb" in m for m in messages)
+    test = wb.info["wild_tests"][0]
+    assert test.enumerated and test.reps == 256
+    ties = np.isclose(np.abs(test.t_boot), abs(test.statistic), rtol=1e-10, atol=0)
+    assert ties.sum() >= 2
+    assert test.p_value == np.mean(np.abs(test.t_boot) >= abs(test.statistic) * (1 - 1e-10))
+    assert test.p_value >= 2 / 256 and (test.p_value * 256) % 2 == 0
