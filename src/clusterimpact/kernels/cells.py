@@ -659,24 +659,26 @@ def _kernels(method: str, panel: bool):
     return {"dr": drdid.drdid_rc, "reg": drdid.reg_did_rc, "ipw": drdid.std_ipw_did_rc}[method]
 
 
-def _guard(x: np.ndarray, d: np.ndarray, method: str) -> tuple[str, np.ndarray | None]:
+def _guard(x: np.ndarray, d: np.ndarray, method: str, start: np.ndarray | None = None
+           ) -> tuple[str, object]:
     """R ``did``'s per-cell checks: overlap of an unweighted logit, rank among comparisons.
 
     Returns the reason a cell cannot be estimated (``""`` if it can) and the
-    unweighted logit's fitted propensity scores (``None`` without one).
+    unweighted logit fit (``None`` without one). ``start`` is a starting value
+    for the logit's Newton iterations (e.g. a neighbouring cell's coefficients).
     """
     from clusterimpact.errors import EstimationError
     from clusterimpact.kernels.propensity import fit_logit
 
-    fitted = None
+    fit = None
     if method in ("dr", "ipw"):
         try:
-            fitted = fit_logit(x, d, np.ones(d.size)).fitted
+            fit = fit_logit(x, d, np.ones(d.size), start=start)
         except EstimationError as err:  # e.g. collinear or constant covariates: say so
             return f"propensity score not estimable: {str(err).splitlines()[0]}", None
         except np.linalg.LinAlgError:
             return "overlap violated (propensity score not estimable)", None
-        if fitted.max() >= 0.999:
+        if fit.fitted.max() >= 0.999:
             return "overlap violated (propensity score >= 0.999)", None
     if method in ("dr", "reg"):
         xc = x[d == 0]
@@ -685,7 +687,7 @@ def _guard(x: np.ndarray, d: np.ndarray, method: str) -> tuple[str, np.ndarray |
             cond = np.linalg.cond(gram, 1) if xc.shape[0] else np.inf
         if not np.isfinite(cond) or 1.0 / cond < np.finfo(float).eps:
             return "singular covariate design among comparison units", None
-    return "", fitted
+    return "", fit
 
 
 def _takes_pscore(fn) -> bool:
@@ -694,24 +696,74 @@ def _takes_pscore(fn) -> bool:
     return fn in (drdid.drdid_panel, drdid.std_ipw_did_panel)
 
 
-def _run_kernel(fn, args: tuple, x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str
-                ) -> tuple[float, np.ndarray | None, str]:
+
+def _caught() -> tuple[type[BaseException], ...]:
     from clusterimpact.errors import EstimationError
 
-    reason, fitted = _guard(x, d, method)
+    return (EstimationError, np.linalg.LinAlgError, FloatingPointError)
+
+
+def _run_kernel(fn, args: tuple, x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str
+                ) -> tuple[float, np.ndarray | None, str]:
+    reason, fit = _guard(x, d, method)
     if reason:
         return np.nan, None, reason
     # with unit weights the kernel's weighted logit is the check's unweighted one: reuse it
-    kw = {"pscore": fitted} if fitted is not None and _takes_pscore(fn) and (w == 1.0).all() \
+    kw = {"pscore": fit.fitted} if fit is not None and _takes_pscore(fn) and (w == 1.0).all() \
         else {}
     try:
         with np.errstate(all="ignore"):
             res = fn(*args, d, x, w, **kw)
-    except (EstimationError, np.linalg.LinAlgError, FloatingPointError) as err:
+    except _caught() as err:
         return np.nan, None, f"2x2 estimation failed: {str(err).splitlines()[0]}"
+    return _checked(res)
+
+
+def _checked(res) -> tuple[float, np.ndarray | None, str]:
     if not np.isfinite(res.att) or not np.all(np.isfinite(res.influence)):
         return np.nan, None, "2x2 estimation returned NaN"
     return float(res.att), res.influence, ""
+
+
+def _period_classes(xwide: list[np.ndarray]) -> np.ndarray:
+    """Period -> the first period of its run of identical covariate matrices.
+
+    Time-invariant covariates (the usual case: sex, baseline characteristics)
+    make every period one class, so the cells of a cohort share one design.
+    """
+    cls = np.arange(len(xwide))
+    for p in range(1, len(xwide)):
+        if np.array_equal(xwide[p], xwide[p - 1], equal_nan=True):
+            cls[p] = cls[p - 1]
+    return cls
+
+
+class _Design(NamedTuple):
+    """One 2x2 design shared by cells: units, counts, and the kernel's outcome-free part."""
+
+    idx: np.ndarray | None
+    n_t: int
+    n_c: int
+    kernel: object  # drdid.PanelDesign, or None when ``reason`` says why not
+    reason: str
+    coef: np.ndarray | None  # the unweighted logit's coefficients (a warm start)
+
+
+def _panel_design(x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str,
+                  start: np.ndarray | None) -> tuple[object, str, np.ndarray | None]:
+    from clusterimpact.kernels.drdid import PanelDesign
+
+    reason, fit = _guard(x, d, method, start)
+    if reason:
+        return None, reason, None
+    # with unit weights the kernel's weighted logit is the check's unweighted one: reuse it
+    pscore = fit.fitted if fit is not None and (w == 1.0).all() else None
+    try:
+        with np.errstate(all="ignore"):
+            kernel = PanelDesign(d, x, w, method=method, pscore=pscore)
+    except _caught() as err:
+        return None, f"2x2 estimation failed: {str(err).splitlines()[0]}", None
+    return kernel, "", None if fit is None else fit.coef
 
 
 def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: np.ndarray,
@@ -723,6 +775,14 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: 
     convention); ``xwide[p]`` is the ``(units, columns)`` design of period
     ``p`` including the intercept. Units with a negative ``unit_cg`` are not
     in the sample.
+
+    Cells with the same treated and comparison units whose covariate matrices
+    are equal (time-invariant covariates) share one
+    :class:`~clusterimpact.kernels.drdid.PanelDesign`: the propensity score,
+    R ``did``'s checks and the comparison-group QR factor are computed once and
+    only the outcome regression's right-hand side changes per cell (the numbers
+    are those of separate kernel calls). Otherwise each design's logit starts
+    from the coefficients of the previous design of the same cohort.
 
     Notes
     -----
@@ -743,33 +803,59 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: 
     """
     k = plan.cohort.size
     n_units = ywide.shape[0]
-    fn = _kernels(method, True)
     treated, control = _cell_sets(plan, n_cohorts, int(unit_cg.max()) + 1 if unit_cg.size else 0)
     att = np.full(k, np.nan)
-    infl = np.zeros((n_units, k))
+    infl_t = np.zeros((k, n_units))  # row j: cell j's influence (contiguous writes)
     reason = np.full(k, "", dtype=object)
     n_t = np.zeros(k, np.int64)
     n_c = np.zeros(k, np.int64)
     safe_cg = np.where(unit_cg >= 0, unit_cg, 0)
+    in_sample = unit_cg >= 0
+    x_class = _period_classes(xwide)
+    designs: dict[tuple, _Design] = {}
+    last_coef: dict[bytes, np.ndarray] = {}  # warm starts per treated set
     for j in range(k):
         if plan.reference[j]:
             att[j], reason[j] = 0.0, REASONS[REFERENCE]
             continue
-        is_t = treated[j][safe_cg] & (unit_cg >= 0)
-        is_c = control[j][safe_cg] & (unit_cg >= 0)
-        n_t[j], n_c[j] = is_t.sum(), is_c.sum()
-        if n_t[j] == 0 or n_c[j] == 0:
-            reason[j] = REASONS[NO_TREATED if n_t[j] == 0 else NO_CONTROL]
-            continue
-        idx = np.flatnonzero(is_t | is_c)
         t, b = plan.time[j], plan.base[j]
+        p = x_class[min(t, b)]
+        tkey = treated[j].tobytes()
+        key = (tkey, control[j].tobytes(), p)
+        des = designs.get(key)
+        if des is None:
+            des = designs[key] = _cell_design(treated[j], control[j], safe_cg, in_sample, xwide[p],
+                                              unit_weight, method, last_coef.get(tkey))
+            if des.coef is not None:
+                last_coef[tkey] = des.coef
+        n_t[j], n_c[j] = des.n_t, des.n_c
+        if des.kernel is None:
+            reason[j] = des.reason
+            continue
+        idx = des.idx
         dy = ywide[idx, t] - ywide[idx, b]
-        x = xwide[min(t, b)][idx]
-        d = is_t[idx].astype(float)
-        att[j], phi, reason[j] = _run_kernel(fn, (dy,), x, d, unit_weight[idx], method)
+        try:
+            with np.errstate(all="ignore"):
+                att[j], phi, reason[j] = _checked(des.kernel.estimate(dy))
+        except _caught() as err:
+            att[j], phi, reason[j] = np.nan, None, f"2x2 estimation failed: {str(err).splitlines()[0]}"
         if phi is not None:
-            infl[idx, j] = phi / idx.size
-    return CellStats(att, infl, n_t, n_c, reason)
+            infl_t[j, idx] = phi / idx.size
+    return CellStats(att, infl_t.T, n_t, n_c, reason)
+
+
+def _cell_design(treated: np.ndarray, control: np.ndarray, safe_cg: np.ndarray,
+                 in_sample: np.ndarray, x_all: np.ndarray, unit_weight: np.ndarray, method: str,
+                 start: np.ndarray | None) -> _Design:
+    is_t = treated[safe_cg] & in_sample
+    is_c = control[safe_cg] & in_sample
+    n_t, n_c = int(is_t.sum()), int(is_c.sum())
+    if n_t == 0 or n_c == 0:
+        return _Design(None, n_t, n_c, None, REASONS[NO_TREATED if n_t == 0 else NO_CONTROL], None)
+    idx = np.flatnonzero(is_t | is_c)
+    kernel, why, coef = _panel_design(x_all[idx], is_t[idx].astype(float), unit_weight[idx],
+                                      method, start)
+    return _Design(idx, n_t, n_c, kernel, why, coef)
 
 
 def kernel_rc_cells(y: np.ndarray, x: np.ndarray, weight: np.ndarray, row_cg: np.ndarray,

@@ -30,11 +30,12 @@ from typing import NamedTuple
 import numpy as np
 
 from clusterimpact.errors import EstimationError, SpecificationError
-from clusterimpact.kernels.ols import WLSFit, fit_wls
-from clusterimpact.kernels.propensity import _solve_spd, fit_ipt, fit_logit
+from clusterimpact.kernels.ols import WLSFit, fit_wls, wls_design
+from clusterimpact.kernels.propensity import _SpdSolver, fit_ipt, fit_logit
 
 __all__ = [
     "DidKernelResult",
+    "PanelDesign",
     "drdid_imp_panel",
     "drdid_imp_rc",
     "drdid_panel",
@@ -157,15 +158,29 @@ def _pscore(x, d, w, trim_level: float, ipt: bool = False, fitted: np.ndarray | 
     return ps, keep.astype(float)
 
 
+class _PsEffect:
+    """``asy.lin.rep.ps %*% m`` for any direction ``m``: the logit's estimation effect.
+
+    The information matrix is formed and factored once per design.
+    """
+
+    def __init__(self, x, d, w, ps) -> None:
+        self.x, self.n = x, d.size
+        wv = ps * (1.0 - ps) * w
+        if x.shape[1] == 1:
+            self.denom, self.solve = float(wv.sum()) * x[0, 0] ** 2, None
+        else:
+            self.solve = _SpdSolver((x * wv[:, None]).T @ x, "propensity score information matrix")
+        self.score = w * (d - ps)
+
+    def __call__(self, m: np.ndarray) -> np.ndarray:
+        h = m * self.n / self.denom if self.solve is None else self.n * self.solve(m)
+        return self.score * (self.x @ h)
+
+
 def _ps_effect(x, d, w, ps, m: np.ndarray) -> np.ndarray:
     """``asy.lin.rep.ps %*% m``: the logit's estimation effect in direction ``m``."""
-    n = d.size
-    wv = ps * (1.0 - ps) * w
-    if x.shape[1] == 1:
-        h = m * n / (float(wv.sum()) * x[0, 0] ** 2)
-    else:
-        h = n * _solve_spd((x * wv[:, None]).T @ x, m, "propensity score information matrix")
-    return w * (d - ps) * (x @ h)
+    return _PsEffect(x, d, w, ps)(m)
 
 
 def _ols_effect(fit: WLSFit, x, resid_w: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -178,6 +193,102 @@ def _colmeans(v: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- panel
+class PanelDesign:
+    """The outcome-free part of the panel kernels for one 2x2 design (D, X, weights).
+
+    Everything :func:`drdid_panel`, :func:`reg_did_panel` and
+    :func:`std_ipw_did_panel` compute before they read the outcome - checked
+    inputs, the propensity score fit, trimming, the comparison-group QR factor and
+    the estimation-effect directions - is computed once here, so group-time cells
+    that share their units, treatment indicator and covariates (R ``did``'s cells of
+    one cohort against the same comparison units, with covariates that do not
+    change over time) refit only the outcome. :meth:`estimate` then returns exactly
+    what the kernel returns for that outcome change.
+
+    Parameters
+    ----------
+    d, x, weights, trim_level, pscore
+        As in :func:`std_ipw_did_panel`.
+    method
+        ``"dr"`` (:func:`drdid_panel`), ``"reg"`` (:func:`reg_did_panel`) or
+        ``"ipw"`` (:func:`std_ipw_did_panel`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> des = PanelDesign(np.array([1, 1, 0, 0, 0]), method="dr")
+    >>> des.estimate(np.array([3.0, 5, 1, 2, 3])).att, des.estimate(np.zeros(5)).att
+    (2.0, 0.0)
+    """
+
+    def __init__(self, d, x=None, weights=None, *, method: str = "dr", trim_level: float = 0.995,
+                 pscore: np.ndarray | None = None) -> None:
+        if method not in ("dr", "reg", "ipw"):
+            raise SpecificationError(f"method must be 'dr', 'reg' or 'ipw', got {method!r}.")
+        n = np.size(d)
+        d, x, w = _prepare(d, x, weights, n)
+        self.method, self.n, self.x = method, n, x
+        if method == "reg":
+            self.wls = wls_design(x, w, "comparison-group outcome", d == 0)
+            self.w_t = w * d
+            self.mw_t = self.w_t.mean()
+            self.w_ctrl = w * (1.0 - d)
+            self.xh_t = x @ _gram_solver(self.wls)(_colmeans(self.w_t, x), n)
+            return
+        ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
+        if method == "dr":
+            self.wls = wls_design(x, w, "comparison-group outcome", d == 0)
+        self.w_t = keep * w * d
+        self.w_c = keep * w * ps * (1.0 - d) / (1.0 - ps)
+        self.mw_t = self.w_t.mean()
+        self.mw_c = _mean_positive(self.w_c, "comparison-group IPW")
+        self.ps_effect = _PsEffect(x, d, w, ps)
+        if method == "dr":
+            self.w_ctrl = w * (1.0 - d)
+            solve = _gram_solver(self.wls)
+            self.xh_t = x @ solve(_colmeans(self.w_t, x), n)
+            self.xh_c = x @ solve(_colmeans(self.w_c, x), n)
+
+    def estimate(self, delta_y) -> DidKernelResult:
+        """ATT and influence function for the outcome change ``delta_y``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> des = PanelDesign(np.array([1, 1, 0, 0, 0]), method="reg")
+        >>> des.estimate(np.array([3.0, 5, 1, 2, 3])).att
+        2.0
+        """
+        dy = _as_vector(delta_y, self.n, "delta_y")
+        x, w_t, mw_t = self.x, self.w_t, self.mw_t
+        if self.method == "reg":
+            out = self.wls.fit(dy).predict(x)
+            eta_t = float((w_t * dy).mean() / mw_t)
+            eta_c = float((w_t * out).mean() / mw_t)
+            inf_treat = w_t * (dy - eta_t) / mw_t
+            resid_w = self.w_ctrl * (dy - out)
+            inf_cont = (w_t * (out - eta_c) + resid_w * self.xh_t) / mw_t
+            return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
+        w_c, mw_c = self.w_c, self.mw_c
+        res = dy if self.method == "ipw" else dy - self.wls.fit(dy).predict(x)
+        eta_t = float((w_t * res).mean() / mw_t)
+        eta_c = float((w_c * res).mean() / mw_c)
+        dev_c = w_c * (res - eta_c)
+        ps_eff = self.ps_effect(_colmeans(dev_c, x))
+        if self.method == "ipw":
+            return DidKernelResult(eta_t - eta_c, w_t * (res - eta_t) / mw_t - (dev_c + ps_eff) / mw_c)
+        resid_w = self.w_ctrl * res
+        inf_treat = (w_t * (res - eta_t) - resid_w * self.xh_t) / mw_t
+        inf_cont = (dev_c + ps_eff - resid_w * self.xh_c) / mw_c
+        return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
+
+
+def _gram_solver(wls):
+    """``m, n -> (X'WX/n)^{-1} m`` of a :class:`~clusterimpact.kernels.ols.WLSDesign`."""
+    return WLSFit(np.zeros(0), wls.r, wls.piv, float("nan") if wls.q is not None
+                  else float(wls.weights.sum()) * wls.scale * wls.scale).solve_gram
+
+
 def reg_did_panel(delta_y, d, x=None, weights=None) -> DidKernelResult:
     """Outcome-regression DiD with panel data (Heckman, Ichimura & Todd 1997).
 
@@ -220,18 +331,8 @@ def reg_did_panel(delta_y, d, x=None, weights=None) -> DidKernelResult:
     (2.0, [-2.5, 2.5, 1.667, 0.0, -1.667])
     """
     dy = _as_vector(delta_y, None, "delta_y")
-    d, x, w = _prepare(d, x, weights, dy.size)
-    ctrl = d == 0
-    fit = fit_wls(x, dy, w, "comparison-group outcome", ctrl)
-    out = fit.predict(x)
-    w_t = w * d
-    mw_t = w_t.mean()
-    eta_t = float((w_t * dy).mean() / mw_t)
-    eta_c = float((w_t * out).mean() / mw_t)
-    inf_treat = w_t * (dy - eta_t) / mw_t
-    resid_w = w * (1.0 - d) * (dy - out)
-    inf_cont = (w_t * (out - eta_c) + _ols_effect(fit, x, resid_w, _colmeans(w_t, x))) / mw_t
-    return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
+    d = _as_vector(d, dy.size, "D")
+    return PanelDesign(d, x, weights, method="reg").estimate(dy)
 
 
 def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995,
@@ -276,17 +377,8 @@ def std_ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0
     2.0
     """
     dy = _as_vector(delta_y, None, "delta_y")
-    d, x, w = _prepare(d, x, weights, dy.size)
-    ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
-    w_t = keep * w * d
-    w_c = keep * w * ps * (1.0 - d) / (1.0 - ps)
-    mw_t, mw_c = w_t.mean(), _mean_positive(w_c, "comparison-group IPW")
-    eta_t = float((w_t * dy).mean() / mw_t)
-    eta_c = float((w_c * dy).mean() / mw_c)
-    inf_treat = w_t * (dy - eta_t) / mw_t
-    m2 = _colmeans(w_c * (dy - eta_c), x)
-    inf_cont = (w_c * (dy - eta_c) + _ps_effect(x, d, w, ps, m2)) / mw_c
-    return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
+    d = _as_vector(d, dy.size, "D")
+    return PanelDesign(d, x, weights, method="ipw", trim_level=trim_level, pscore=pscore).estimate(dy)
 
 
 def ipw_did_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995
@@ -369,21 +461,8 @@ def drdid_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995,
     (2.0, 0.849837)
     """
     dy = _as_vector(delta_y, None, "delta_y")
-    d, x, w = _prepare(d, x, weights, dy.size)
-    ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
-    fit = fit_wls(x, dy, w, "comparison-group outcome", d == 0)
-    res = dy - fit.predict(x)
-    w_t = keep * w * d
-    w_c = keep * w * ps * (1.0 - d) / (1.0 - ps)
-    mw_t, mw_c = w_t.mean(), _mean_positive(w_c, "comparison-group IPW")
-    eta_t = float((w_t * res).mean() / mw_t)
-    eta_c = float((w_c * res).mean() / mw_c)
-    resid_w = w * (1.0 - d) * res
-    inf_treat = (w_t * (res - eta_t) - _ols_effect(fit, x, resid_w, _colmeans(w_t, x))) / mw_t
-    m2 = _colmeans(w_c * (res - eta_c), x)
-    inf_cont = (w_c * (res - eta_c) + _ps_effect(x, d, w, ps, m2)
-                - _ols_effect(fit, x, resid_w, _colmeans(w_c, x))) / mw_c
-    return DidKernelResult(eta_t - eta_c, inf_treat - inf_cont)
+    d = _as_vector(d, dy.size, "D")
+    return PanelDesign(d, x, weights, method="dr", trim_level=trim_level, pscore=pscore).estimate(dy)
 
 
 def drdid_imp_panel(delta_y, d, x=None, weights=None, *, trim_level: float = 0.995

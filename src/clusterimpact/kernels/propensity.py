@@ -69,6 +69,35 @@ def _solve_spd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
+class _SpdSolver:
+    """Solves :math:`A z = b` for several ``b`` with one Cholesky factor of ``A``.
+
+    Each solution equals :func:`_solve_spd`'s (same factor, same triangular solves).
+    """
+
+    def __init__(self, a: np.ndarray, what: str) -> None:
+        self.what = what
+        try:
+            self.factor = linalg.cho_factor(a, lower=False, check_finite=False)
+        except linalg.LinAlgError:
+            self.factor = None
+        if self.factor is None:
+            _singular(what)
+
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        out = linalg.cho_solve(self.factor, b, check_finite=False)
+        if not np.all(np.isfinite(out)):
+            _singular(self.what)
+        return out
+
+
+def _singular(what: str) -> None:
+    raise EstimationError(
+        f"The {what} is singular: the covariates are collinear or do not vary. "
+        "Remove redundant covariates (or a covariate constant within the cell)."
+    )
+
+
 def _check_rank(x: np.ndarray, w: np.ndarray, what: str) -> None:
     # Rank check on the scaled weighted Gram matrix (eigenvalues of the correlation-type
     # matrix D^-1/2 X'WX D^-1/2; a threshold of 1e-13 is a relative singular value of ~3e-7).
@@ -102,6 +131,7 @@ def fit_logit(
     *,
     tol: float = 1e-13,
     max_iter: int = 100,
+    start: np.ndarray | None = None,
 ) -> PropensityFit:
     """Weighted maximum-likelihood logit of ``d`` on ``x`` by Newton-Raphson (IRLS).
 
@@ -117,6 +147,10 @@ def fit_logit(
         Convergence tolerance on the Newton step relative to the coefficients.
     max_iter
         Maximum number of Newton steps.
+    start
+        Starting coefficients (e.g. a similar sample's fit); used when their
+        deviance is below the intercept-only start's. The optimum does not
+        depend on the start (only the path to it).
 
     Returns
     -------
@@ -179,6 +213,11 @@ def fit_logit(
         coef[intercept[0]] = np.log(p_bar / (1.0 - p_bar)) / x[0, intercept[0]]
     eta = x @ coef
     dev = deviance(eta)
+    if start is not None and np.shape(start) == (k,) and np.all(np.isfinite(start)):
+        start_eta = np.clip(x @ start, -_MAX_ETA, _MAX_ETA)
+        start_dev = deviance(start_eta)
+        if start_dev < dev:
+            coef, eta, dev = np.array(start, dtype=float), start_eta, start_dev
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
@@ -191,6 +230,10 @@ def fit_logit(
         except EstimationError:
             break  # fitted values at 0/1: diagnosed below
         new = coef + step
+        if np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(new))):
+            # a full Newton step this small is converged: no deviance needed to accept it
+            coef, eta, converged = new, np.clip(x @ new, -_MAX_ETA, _MAX_ETA), True
+            break
         new_eta = np.clip(x @ new, -_MAX_ETA, _MAX_ETA)
         new_dev = deviance(new_eta)
         halvings = 0
