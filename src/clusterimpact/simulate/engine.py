@@ -88,8 +88,13 @@ def _latent_untreated(outcome: Outcome, ent: _Entities, params: SimParams, slope
 
 
 def _latent_effect(outcome: Outcome, ent: _Entities, params: SimParams, cluster_cohort: np.ndarray,
-                   partner: np.ndarray, linked_firm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The programme's effect on the latent scale, an (entities, periods) array."""
+                   partner: np.ndarray, link_share: np.ndarray, joined: np.ndarray | None,
+                   rng: np.random.Generator) -> np.ndarray:
+    """The programme's effect on the latent scale, an (entities, periods) array.
+
+    ``link_share`` is each firm's exposure to its partner cluster (0 if not
+    linked); ``joined`` (None: all) marks the firms that take the programme up.
+    """
     periods = np.asarray(params.periods, dtype=float)
     cohort = cluster_cohort[ent.cluster].astype(float)
     treated = cohort > 0
@@ -103,14 +108,17 @@ def _latent_effect(outcome: Outcome, ent: _Entities, params: SimParams, cluster_
     profile = dynamic[np.clip(event, 0, dynamic.size - 1).astype(np.int64)]
     post = treated[:, None] & (event >= 0)
     anticipating = treated[:, None] & (event < 0) & (event >= -params.anticipation)
+    own_off = ~post & ~anticipating
+    if joined is not None:  # non-joiners of offered clusters are untouched
+        post = post & joined[ent.firm][:, None]
+        anticipating = anticipating & joined[ent.firm][:, None]
     tau = np.where(post, base[:, None] * profile + heterogeneity[:, None], 0.0)
     if params.anticipation:
         tau += np.where(anticipating, params.anticipation_effect * (base + heterogeneity)[:, None], 0.0)
     if outcome.spillover:
         partner_cohort = cluster_cohort[partner[ent.cluster]].astype(float)
         partner_on = (partner_cohort[:, None] > 0) & (periods[None, :] >= partner_cohort[:, None])
-        own_off = ~post & ~anticipating
-        tau += outcome.spillover * (linked_firm[ent.firm][:, None] & partner_on & own_off)
+        tau += outcome.spillover * (link_share[ent.firm][:, None] * (partner_on & own_off))
     return tau
 
 
@@ -160,8 +168,10 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
     data : pandas.DataFrame
         One row per observed unit and period (sorted by unit, then period):
         id columns, ``period``, ``cohort`` (0 = never treated), attributes,
-        ``weight`` (if survey weights), the outcomes and ``employed`` (when
-        workers are excluded with ``exclusion_mode="zero"``).
+        ``weight`` (if survey weights), ``partner_cluster`` and
+        ``partner_sales_share`` (if ``linked_share > 0``), ``takeup`` (if
+        ``takeup`` is set), the outcomes and ``employed`` (when workers are
+        excluded with ``exclusion_mode="zero"``).
     effects : pandas.DataFrame
         Same index, one column per outcome: the realised effect
         ``Y(treated path) - Y(untreated path)`` of each row (NaN where the
@@ -175,9 +185,11 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
     s_{ct} + pretrend_c*(t - t_1) + u_{it}`` with AR(1) ``u``; the latent
     effect is ``(effect + effect_by_i + effect_by_cohort_g) * dynamic[e] + h_i``
     for ``e >= 0``, ``anticipation_effect * (effect + effect_by_i +
-    effect_by_cohort_g + h_i)`` for ``-anticipation <= e < 0``, plus
-    ``spillover`` for linked lower-tier units whose partner cluster is
-    treated while their own is not. Observed ``Y = scale(L0 + tau)``; the
+    effect_by_cohort_g + h_i)`` for ``-anticipation <= e < 0`` (with
+    voluntary take-up, only for the firms that join: ``takeup`` /
+    ``takeup_by``), plus ``spillover * s_f`` for linked lower-tier firms with
+    exposure ``s_f`` (``linked_exposure``) whose partner cluster is treated
+    while their own is not. Observed ``Y = scale(L0 + tau)``; the
     effect is ``Y - scale(L0)``. Excluded workers then take ``when_excluded``
     (rows stay, ``employed = 0``) or disappear; attrition removes units at a
     geometric time; a repeated cross-section keeps one random period per unit.
@@ -219,6 +231,7 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
         "size_class": np.searchsorted(_SIZE_BREAKS, firm_size, side="right"),
     }
     firms = _Entities(firm_cluster, np.arange(f_count), firm_attrs)
+    link_share, joined = _links_and_takeup(params, firms, linked_firm, rng)
 
     # panel units
     age = None
@@ -240,7 +253,7 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
         ent = firms if (outcome.level == "firm" and params.level == "worker") else units
         latent = _latent_untreated(outcome, ent, params, slope, rng)
         y0 = _scale(latent, outcome.scale)
-        tau = _latent_effect(outcome, ent, params, cluster_cohort, partner, linked_firm, rng)
+        tau = _latent_effect(outcome, ent, params, cluster_cohort, partner, link_share, joined, rng)
         y1 = _scale(latent + tau, outcome.scale)  # a new array: y0 may be `latent` itself
         if ent is firms:
             y0, y1 = y0[unit_firm], y1[unit_firm]
@@ -254,6 +267,8 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
             table = np.array([float(probs.get(level, 0.0)) for level in ATTRIBUTES[attribute]])
             stay *= 1.0 - table[unit_attrs[attribute]]
         excluded = treated_unit & (rng.random(n) < 1.0 - stay)
+        if joined is not None:  # only the workers of joining firms are pushed out
+            excluded &= joined[unit_firm]
         exit_at = rng.integers(0, params.exclusion_spread, n)
         gone = excluded[:, None] & (event >= exit_at[:, None])
         if params.exclusion_mode == "drop":
@@ -295,6 +310,13 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
             columns[attribute] = _categorical(unit_attrs[attribute][rows_unit], attribute)
     if params.survey_weights:
         columns["weight"] = cluster_weight[rows_cluster]
+    if params.linked_share:
+        row_firm = unit_firm[rows_unit]
+        columns["partner_cluster"] = np.where(linked_firm, partner[firm_cluster] + 1, 0)[row_firm]
+        columns["partner_sales_share"] = link_share[row_firm]
+    if joined is not None:
+        columns["takeup"] = (joined[unit_firm][rows_unit] & (event[rows_unit, rows_time] >= 0)
+                             & treated_unit[rows_unit]).astype(np.int64)
     for name, array in values.items():
         columns[name] = array[rows_unit, rows_time]
     data = pd.DataFrame(columns)
@@ -302,13 +324,33 @@ def generate(params: SimParams, rng: np.random.Generator) -> tuple[pd.DataFrame,
     if unknown:
         raise SpecificationError(
             f"drop_columns: no column {unknown[0]!r} to drop.{suggest(unknown[0], data.columns)}")
-    protected = {cluster_name, firm_name, unit_name, "period", "cohort", "weight", *values}
+    protected = {cluster_name, firm_name, unit_name, "period", "cohort", "weight", "takeup", *values}
     if set(params.drop_columns) & protected:
         raise SpecificationError("drop_columns may only drop attribute columns, not ids, period, cohort, "
                                  "weights or outcomes.")
     data = data.drop(columns=list(params.drop_columns))
     effect_frame = pd.DataFrame({name: array[rows_unit, rows_time] for name, array in effects.items()})
     return data, effect_frame
+
+
+def _links_and_takeup(params: SimParams, firms: _Entities, linked_firm: np.ndarray,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each firm's exposure to its partner cluster (0 if unlinked) and who joins (None: everyone).
+
+    Nothing is drawn unless ``linked_exposure`` is a range (with links) or
+    ``takeup`` is set, so the other draws, and the data, do not change.
+    """
+    link_share = linked_firm.astype(float)
+    low, high = params.linked_exposure
+    if params.linked_share and low != high:
+        link_share *= rng.uniform(low, high, firms.n)
+    elif low != 1.0:
+        link_share *= low
+    joined = None
+    if params.takeup is not None:
+        p = np.clip(params.takeup + firms.lookup(params.takeup_by), 0.0, 1.0)
+        joined = rng.random(firms.n) < p
+    return link_share, joined
 
 
 def _is_unit_level(outcome: Outcome, params: SimParams) -> bool:

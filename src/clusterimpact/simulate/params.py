@@ -240,8 +240,30 @@ class SimParams:
         outcome (0 leaves parallel trends intact).
     linked_share
         Share of lower-tier firms linked to the first tier of a partner cluster;
-        they receive each outcome's ``spillover`` once the partner is treated
-        and their own cluster is not.
+        they receive each outcome's ``spillover`` (times their
+        ``linked_exposure``) once the partner is treated and their own cluster
+        is not. When positive the data carry ``partner_cluster`` (the partner's
+        id, 0 for unlinked firms) and ``partner_sales_share``.
+    linked_exposure
+        ``(low, high)``: a linked firm's share of baseline sales going to its
+        partner cluster's first tier is drawn uniformly from this range (its
+        exposure, ``partner_sales_share`` in the data); the spillover is
+        ``spillover * share``, linear in exposure. ``(1.0, 1.0)`` (the default)
+        draws nothing: every linked firm is fully exposed.
+    takeup
+        Voluntary take-up: the probability that a firm of an offered (treated)
+        cluster joins the programme (``None``, the default: every firm of an
+        offered cluster takes part and the data have no ``takeup`` column).
+        Only joiners are affected: the effects of every outcome (including
+        anticipation, outsourcing and exclusion) are zero for the firms that
+        do not join. The data then carry ``takeup`` (0/1: the firm takes part
+        in that period, i.e. it joined and its cluster has adopted).
+    takeup_by
+        Additive shifts of the take-up probability by firm attribute
+        (``cluster_type``, ``tier``, ``size_class``), clipped to [0, 1], e.g.
+        ``{"tier": {"first_tier": 0.4}}``: joiners then differ from
+        non-joiners (selection on gains when effects differ by the same
+        attribute).
     outsourcing
         Increase (latent, logit scale) of the outsourced share of production in
         treated first-tier firms; when positive a firm-level outcome
@@ -299,6 +321,9 @@ class SimParams:
     anticipation_effect: float = 0.5
     pretrend: float = 0.0
     linked_share: float = 0.0
+    linked_exposure: tuple[float, float] = (1.0, 1.0)
+    takeup: float | None = None
+    takeup_by: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     outsourcing: float = 0.0
     exclusion: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     exclusion_mode: Literal["zero", "drop"] = "zero"
@@ -391,6 +416,30 @@ class SimParams:
             raise bad(f"id_names must be three distinct names, got {self.id_names}.")
         if self.outsourcing and "outsourced_share" in names:
             raise bad("outsourcing > 0 adds the outcome 'outsourced_share'; do not define it yourself.")
+        self._check_links_and_takeup(names, bad)
+
+    def _check_links_and_takeup(self, names: list[str], bad: Any) -> None:
+        """Validate linked_exposure, takeup and takeup_by (called by __post_init__)."""
+        low, high = (float(v) for v in self.linked_exposure)
+        object.__setattr__(self, "linked_exposure", (low, high))
+        if not 0 < low <= high <= 1:
+            raise bad(f"linked_exposure must be (low, high) with 0 < low <= high <= 1, "
+                      f"got {self.linked_exposure}.")
+        takeup_by = _freeze(self.takeup_by)
+        _check_attribute_map("SimParams.takeup_by", takeup_by)
+        object.__setattr__(self, "takeup_by", takeup_by)
+        if self.takeup is None and takeup_by:
+            raise bad("takeup_by needs takeup (the base take-up probability), e.g. takeup=0.5.")
+        if self.takeup is not None and not 0 <= self.takeup <= 1:
+            raise bad(f"takeup must lie in [0, 1], got {self.takeup}.")
+        worker_only = sorted(set(takeup_by) - set(FIRM_ATTRIBUTES))
+        if worker_only:
+            raise bad(f"take-up is a firm decision: takeup_by may use {FIRM_ATTRIBUTES}, not {worker_only}.")
+        added = ({"takeup"} if self.takeup is not None else set()) | (
+            {"partner_cluster", "partner_sales_share"} if self.linked_share else set())
+        clash = sorted(added & set(names))
+        if clash:
+            raise bad(f"outcome name(s) {clash} clash with columns the simulator adds.")
 
     # ----------------------------------------------------------------- helpers
     @property

@@ -105,22 +105,29 @@ def _garment() -> SimParams:
                    baseline_by={"tier": {"subcontractor": -1.0, "home_based": -2.0},
                                 "gender": {"female": -0.6}, "cluster_type": {"domestic": -0.8}},
                    effect=0.5, effect_by={"tier": {"subcontractor": -0.5, "home_based": -0.7}},
-                   dynamic=(0.5, 1.0))
+                   dynamic=(0.5, 1.0), spillover=-0.3)
     hours = Outcome("hours", baseline=58.0, cluster_sd=2.0, unit_sd=4.0, time_sd=1.0, cluster_time_sd=1.5,
                     noise_sd=3.0, baseline_by={"tier": {"home_based": -12.0}},
                     effect=-6.0, effect_by={"tier": {"subcontractor": 9.0, "home_based": 8.0}},
-                    dynamic=(0.5, 1.0))
+                    dynamic=(0.5, 1.0), spillover=5.0)
     accident = Outcome("accident", baseline=-1.3, cluster_sd=0.2, unit_sd=0.3, time_sd=0.1,
                        cluster_time_sd=0.15, noise_sd=1.0, rho=0.2,
                        baseline_by={"tier": {"subcontractor": 0.3}},
                        effect=-0.5, effect_by={"tier": {"subcontractor": 0.7, "home_based": 0.5}},
-                       scale="binary")
+                       scale="binary", spillover=0.4)
     return SimParams(
         outcomes=(wage, hours, accident), n_clusters=40, n_periods=8, cohorts=(4, 6), cohort_sizes=(10, 10),
         assignment="export_first", export_share=0.5, firms_per_cluster=6,
         tier_shares=(0.35, 0.4, 0.25), workers_per_firm=(40.0, 12.0, 4.0),
         site_by_tier=("factory", "factory", "home"), female_share=(0.7, 0.6, 0.9),
         child_share=(0.0, 0.02, 0.06), migrant_share=0.4, outsourcing=1.0)
+
+
+#: Overrides of ``garment_codes`` for voluntary adoption of the code by firms of offered clusters.
+GARMENT_TAKEUP: dict[str, Any] = {
+    "takeup": 0.35, "takeup_by": {"tier": {"first_tier": 0.45, "home_based": -0.2}}}
+#: Overrides of ``garment_codes`` linking lower-tier firms to an exporting partner cluster.
+GARMENT_SUPPLIERS: dict[str, Any] = {"linked_share": 0.6, "linked_exposure": (0.2, 1.0)}
 
 
 def _village() -> SimParams:
@@ -180,7 +187,15 @@ _SCENARIOS: dict[str, _Scenario] = {
         "Export-oriented clusters adopt buyer codes in two waves; domestic clusters never do. Codes "
         "raise first-tier wages (USD a day), cut excessive hours and accidents; first-tier firms "
         "outsource more (firm-level outsourced_share), and lower-tier workers see unchanged wages, "
-        "longer hours and no safety gain.",
+        "longer hours and no safety gain. Two mechanisms are off by default and switched on by "
+        "overrides (GARMENT_TAKEUP, GARMENT_SUPPLIERS in clusterimpact.simulate.scenarios): "
+        "voluntary take-up (takeup=0.35 with +0.45 for first-tier firms and -0.2 for home-based "
+        "units: only joiners are affected, and they are mostly first-tier firms, which gain most), "
+        "and lower-tier firms selling to the first tier of another cluster (linked_share=0.6, share "
+        "of sales to that partner drawn from 0.2 to 1): once the partner adopts the code, work moved "
+        "to suppliers whose own cluster has not adopted lowers their wages by 0.3 x exposure, "
+        "lengthens hours by 5 x exposure and raises accident risk (spillover; in domestic clusters, "
+        "which never adopt, these are the exposed suppliers of Simulation.exposure_truth).",
         (BARRIENTOS_SMITH, LTLV_2016, PYKE_LT)),
     "village_distribution": _Scenario(
         "Clean-technology sales agents rolled out across villages in three waves; survey outcomes on "
@@ -263,5 +278,6 @@ def scenario(name: str, *, seed: int | np.random.Generator | None = None, **over
         rng = np.random.default_rng(used)
     data, effects = generate(params, rng)
     return Simulation(name=name, data=data, effects=effects, params=params, seed=used,
-                      truth_by=tuple(c for c in spec.truth_by if c in data), summary=spec.summary,
+                      truth_by=tuple(c for c in (*spec.truth_by, "takeup") if c in data),
+                      summary=spec.summary,
                       notes=spec.notes, references=spec.references)

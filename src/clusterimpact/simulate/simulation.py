@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -398,6 +399,238 @@ class Simulation:
         qtt = np.quantile(y1, q, method="inverted_cdf") - np.quantile(y0, q, method="inverted_cdf")
         return pd.DataFrame({"term": ["mean", *(f"q{v:g}" for v in q)], "quantile": np.r_[np.nan, q],
                              "effect": np.r_[effect[rows].mean(), qtt]})
+
+    # ------------------------------------------------- take-up, suppliers, retention
+    def subset(self, rows: np.ndarray | pd.Series) -> Simulation:
+        """The same simulation restricted to some rows; every truth then refers to those rows.
+
+        Use it when an analysis drops units (e.g. suppliers linked to another
+        cluster, whose spillovers would contaminate a comparison group): the
+        truths of the subset are the estimands of estimators run on it.
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> sim = ci.simulate.scenario("staggered_basic", seed=1, n_clusters=12, firms_per_cluster=2)
+        >>> len(sim.subset(sim.data["period"] > 1).data), int((sim.data["period"] > 1).sum())
+        (1624, 1624)
+        """
+        keep = np.asarray(rows, dtype=bool)
+        if keep.shape != (len(self.data),):
+            raise SpecificationError(f"subset: rows must be a boolean mask of length {len(self.data)}, "
+                                     f"got shape {keep.shape}.")
+        return dataclasses.replace(self, data=self.data[keep].reset_index(drop=True),
+                                   effects=self.effects[keep].reset_index(drop=True))
+
+    def takeup_truth(self, outcome: str | None = None) -> pd.DataFrame:
+        """True intention-to-treat effect, take-up share and effect on joiners, per (cohort, period).
+
+        Needs a simulation with voluntary take-up (``takeup=`` set, so the data
+        have a ``takeup`` column). Over the rows of cohort ``g`` observed in
+        period ``t`` (survey-weighted if simulated): ``itt`` = mean effect
+        (= ATT(g, t): non-joiners' effect is zero), ``first_stage`` = share of
+        rows taking part, ``effect_on_joiners`` = mean effect over the rows
+        taking part (NaN before adoption), so ``itt = first_stage *
+        effect_on_joiners`` after adoption. In a 2x2 of cohort ``g`` against
+        never-treated clusters, periods ``g - 1`` and ``t``, the ITT of
+        :func:`~clusterimpact.workers.wald_did` targets ``itt``, and its
+        Wald-DID and Wald-TC target ``effect_on_joiners`` (de Chaisemartin and
+        D'Haultfoeuille 2018: take-up is zero before the offer and in the
+        comparison group, so the switchers are the joiners).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> sim = ci.simulate.scenario("garment_codes", seed=1, takeup=0.5)
+        >>> t = sim.takeup_truth("wage").query("time >= cohort")
+        >>> bool(((t["itt"] - t["first_stage"] * t["effect_on_joiners"]).abs() < 1e-12).all())
+        True
+        """
+        if "takeup" not in self.data:
+            raise SpecificationError("takeup_truth needs voluntary take-up: simulate with takeup=<share>.")
+        name = self._outcome_names(outcome if outcome is not None else self.outcomes[0])[0]
+        d = self.data
+        effect = self.effects[name].to_numpy()
+        rows = (d["cohort"].to_numpy() > 0) & ~np.isnan(effect)
+        w = self._row_weights()[rows]
+        take = d["takeup"].to_numpy()[rows] == 1
+        frame = pd.DataFrame({"cohort": d["cohort"].to_numpy()[rows], "time": d["period"].to_numpy()[rows],
+                              "w": w, "wd": w * take, "we": w * effect[rows], "wde": w * take * effect[rows]})
+        s = frame.groupby(["cohort", "time"], sort=True).sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = pd.DataFrame({"itt": s["we"] / s["w"], "first_stage": s["wd"] / s["w"],
+                                "effect_on_joiners": s["wde"] / s["wd"]}).reset_index()
+        out.insert(0, "outcome", name)
+        out.insert(3, "event_time", out["time"] - out["cohort"])
+        return out
+
+    def exposure_truth(self, outcome: str | None = None, kind: AggregateKind = "simple",
+                       bins: Sequence[float] | None = None) -> pd.DataFrame:
+        """True effect on exposed suppliers in never-treated clusters (the spillover), aggregated.
+
+        Needs ``linked_share > 0`` (the data then have ``partner_cluster`` and
+        ``partner_sales_share``). The exposed units are those of clusters never
+        treated whose firm is linked to a treated partner cluster; their onset
+        is the partner's first treated period and their exposure the
+        ``partner_sales_share``. Cells are (onset, period[, exposure bin]) means
+        of the realised effect, aggregated as :meth:`aggregate_truth` with the
+        number of exposed units per onset (per bin) as cohort sizes: the
+        target of :func:`~clusterimpact.workers.exposure_did` on the supplier
+        panel of never-treated clusters (onset 0 for the unexposed).
+
+        Parameters
+        ----------
+        outcome
+            Outcome (default: the first).
+        kind
+            ``"simple"``, ``"group"``, ``"calendar"`` or ``"dynamic"``.
+        bins
+            Exposure bin edges as in ``exposure_did`` (right-closed intervals
+            labelled ``"(low, high]"``); default one bin ``(0, 1]``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``exposure_bin``, the aggregation key (none for ``"simple"``),
+            ``effect``, ``effect_per_exposure`` (the same aggregation of the cell
+            ratios mean effect / mean exposure: the slope of a response linear
+            in exposure, the target of
+            :func:`~clusterimpact.workers.exposure_twfe` when, as in the
+            simulator, the spillover is ``spillover * exposure``) and
+            ``mean_exposure`` (over exposed units).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> from clusterimpact.simulate import Outcome
+        >>> sim = ci.simulate.scenario("staggered_basic", seed=1, linked_share=0.8,
+        ...                            linked_exposure=(0.2, 1.0),
+        ...                            outcomes=(Outcome("y", effect=1.0, spillover=-0.5),))
+        >>> float(sim.exposure_truth("y")["effect_per_exposure"].iloc[0])
+        -0.5
+        """
+        if "partner_cluster" not in self.data:
+            raise SpecificationError("exposure_truth needs links between clusters: simulate with "
+                                     "linked_share > 0 (and an outcome with spillover != 0).")
+        name = self._outcome_names(outcome if outcome is not None else self.outcomes[0])[0]
+        d = self.data
+        cohort_of = d.groupby(self.cluster, sort=False)["cohort"].first()
+        onset = d["partner_cluster"].map(cohort_of).fillna(0).to_numpy()
+        share = d["partner_sales_share"].to_numpy(dtype=float)
+        effect = self.effects[name].to_numpy()
+        rows = (d["cohort"].to_numpy() == 0) & (onset > 0) & (share > 0) & ~np.isnan(effect)
+        if not rows.any():
+            raise SpecificationError("exposure_truth: no unit of a never-treated cluster is linked to a "
+                                     "treated one.")
+        edges = np.asarray((0.0, 1.0) if bins is None else bins, dtype=float)
+        labels = np.array([f"({edges[k]:.4g}, {edges[k + 1]:.4g}]" for k in range(edges.size - 1)])
+        code = np.searchsorted(edges, share[rows], side="left") - 1
+        if code.min() < 0 or code.max() >= labels.size:
+            raise SpecificationError(f"exposure_truth: exposures outside the bins {list(edges)}.")
+        w = self._row_weights()[rows]
+        frame = pd.DataFrame({"exposure_bin": labels[code], "cohort": onset[rows].astype(np.int64),
+                              "time": d["period"].to_numpy()[rows], "w": w, "we": w * effect[rows],
+                              "wx": w * share[rows],
+                              "unit": d[self.unit].to_numpy()[rows] if self.unit else np.flatnonzero(rows)})
+        cells = frame.groupby(["exposure_bin", "cohort", "time"], sort=True)[["w", "we", "wx"]].sum()
+        cells = cells.assign(effect=cells["we"] / cells["w"], ratio=cells["we"] / cells["wx"]).reset_index()
+        units = frame.drop_duplicates("unit")
+        p = units.groupby(["exposure_bin", "cohort"])["w"].sum().rename("p").reset_index()
+        cells = cells.merge(p, on=["exposure_bin", "cohort"], how="left")
+        cells["event_time"] = cells["time"] - cells["cohort"]
+        out = _aggregate(cells, kind, ["exposure_bin"])
+        out["effect_per_exposure"] = _aggregate(cells.assign(effect=cells["ratio"]), kind,
+                                                ["exposure_bin"])["effect"].to_numpy()
+        mean_x = units.groupby("exposure_bin")["wx"].sum() / units.groupby("exposure_bin")["w"].sum()
+        out["mean_exposure"] = out["exposure_bin"].map(mean_x).to_numpy()
+        return out
+
+    def retention_truth(self, by: str | list[str] | None = None, kind: AggregateKind = "simple",
+                        *, employed: str | None = "employed") -> pd.DataFrame:
+        """True effect on staying in the sample (present and employed), the target of ``retention_did``.
+
+        On the full unit x period grid of a panel, a unit is retained in a
+        period if its row is present and (when ``employed`` is a column)
+        ``employed == 1``. Without the programme a unit leaves only by
+        attrition (completely at random), so for units of treated cohorts the
+        realised effect on retention is ``employed - 1`` on present rows and 0
+        on rows lost to attrition (``exclusion_mode="zero"``), or ``-1`` on
+        every missing row (``exclusion_mode="drop"``, which needs
+        ``attrition=0``: otherwise exits by exclusion and by attrition cannot
+        be told apart). Cells are unweighted means over units (as
+        :func:`~clusterimpact.workers.retention_did`, whose grid has no survey
+        weights), aggregated with the number of units per cohort (and
+        subgroup).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> sim = ci.simulate.scenario("football_stitching", seed=1, exclusion_mode="drop")
+        >>> sim.retention_truth(by="gender").round(2)
+           gender  effect
+        0  female   -0.45
+        1    male   -0.06
+        """
+        if self.unit is None:
+            raise SpecificationError("retention_truth needs a panel (design='panel').")
+        drop = bool(self.params.exclusion) and self.params.exclusion_mode == "drop"
+        if drop and self.params.attrition > 0:
+            raise SpecificationError("retention_truth: with exclusion_mode='drop' and attrition > 0 the "
+                                     "data do not say which exits the programme caused; use "
+                                     "exclusion_mode='zero'.")
+        by_cols = self._keys(by)
+        d = self.data
+        unit_codes, unit_ids = pd.factorize(d[self.unit], sort=True)
+        time_codes, periods = pd.factorize(d["period"], sort=True)
+        present = np.zeros((unit_ids.size, periods.size))
+        if employed is not None and employed in d and not drop:
+            present[unit_codes, time_codes] = d[employed].to_numpy(dtype=float) - 1.0
+        elif drop:
+            present -= 1.0
+            present[unit_codes, time_codes] = 0.0
+        first = ~pd.Series(unit_codes).duplicated().to_numpy()
+        units = d.loc[first, ["cohort", *by_cols]].reset_index(drop=True)
+        units.index = unit_codes[first]
+        units = units.sort_index()
+        treated = units["cohort"].to_numpy() > 0
+        grid = present[treated]
+        long = pd.DataFrame({"cohort": np.repeat(units["cohort"].to_numpy()[treated], periods.size),
+                             "time": np.tile(np.asarray(periods), int(treated.sum())),
+                             "effect": grid.ravel()})
+        for col in by_cols:
+            long[col] = np.repeat(units[col].to_numpy()[treated], periods.size)
+        keys = ["cohort", "time", *by_cols]
+        cells = long.groupby(keys, observed=True, sort=True)["effect"].mean().reset_index()
+        p = long.groupby(["cohort", *by_cols], observed=True).size().div(periods.size).rename("p")
+        cells = cells.merge(p.reset_index(), on=["cohort", *by_cols], how="left")
+        cells["event_time"] = cells["time"] - cells["cohort"]
+        return _aggregate(cells, kind, by_cols)
+
+    def baseline_composition_truth(self, outcome: str | None = None, *, by: str | list[str]) -> pd.DataFrame:
+        """True effect at the baseline workforce composition, the target of ``reweight_to_baseline``.
+
+        ``sum_s w_s ATT_s`` with ``ATT_s`` the simple aggregate of subgroup
+        ``s`` (:meth:`aggregate_truth` with ``by``) and ``w_s`` the share of
+        subgroup ``s`` among the units of treated cohorts observed in the first
+        period (unweighted, as :func:`~clusterimpact.workers.reweight_to_baseline`;
+        renormalised over subgroups with a truth).
+
+        Examples
+        --------
+        >>> import clusterimpact as ci
+        >>> sim = ci.simulate.scenario("football_stitching", seed=1)
+        >>> round(float(sim.baseline_composition_truth("earnings", by="gender")["effect"].iloc[0]), 2)
+        0.07
+        """
+        by_cols = self._keys(by)
+        sub = self.aggregate_truth("simple", outcome, by=by_cols)
+        d = self.data
+        first = d[(d["period"] == d["period"].min()) & (d["cohort"] > 0)]
+        if self.unit is not None:
+            first = first.drop_duplicates(self.unit)
+        share = first.groupby(by_cols, observed=True).size().rename("w").reset_index()
+        merged = sub.merge(share, on=by_cols, how="inner")
+        return pd.DataFrame({"effect": [float(np.average(merged["effect"], weights=merged["w"]))]})
 
     # ------------------------------------------------------------- describe
     def describe(self) -> str:

@@ -80,8 +80,14 @@ def describe(sim: Simulation) -> str:
         f"  - parallel trends: {'hold' if p.pretrend == 0 else f'VIOLATED (pretrend={p.pretrend:g})'}; "
         f"anticipation: {p.anticipation} period(s)"
         + (f" at {p.anticipation_effect:g} x the adoption effect" if p.anticipation else "") + ".",
-        f"  - spillovers: {p.linked_share:g} of lower-tier firms linked to a partner cluster; "
-        f"outsourcing shift (logit) of first-tier firms: {p.outsourcing:g}.",
+        f"  - spillovers: {p.linked_share:g} of lower-tier firms linked to a partner cluster"
+        + (f" (share of sales to it {p.linked_exposure[0]:g}-{p.linked_exposure[1]:g}; columns "
+           "partner_cluster, partner_sales_share)" if p.linked_share else "")
+        + f"; outsourcing shift (logit) of first-tier firms: {p.outsourcing:g}.",
+        "  - take-up: " + ("every firm of an offered cluster takes part" if p.takeup is None else
+                           f"a firm of an offered cluster joins with probability {p.takeup:g}"
+                           + (f" shifted by {_probs(p.takeup_by)}" if p.takeup_by else "")
+                           + "; only joiners are affected (column takeup)") + ".",
         "  - exclusion (probability a treated worker loses work): "
         + (_probs(p.exclusion) + f", exits spread over {p.exclusion_spread} period(s), "
            + ("rows dropped" if p.exclusion_mode == "drop" else "rows kept with employed = 0")
