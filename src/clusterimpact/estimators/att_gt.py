@@ -798,8 +798,7 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         xr = x if all_rows else x[sel]
         if all_rows and panel._grid and _grid_rows(panel, n_t):  # sorted rows: reshape
             ywide = y_rows.reshape(panel.n_units, n_t)
-            x3 = xr.reshape(panel.n_units, n_t, xr.shape[1])
-            xwide = [x3[:, p] for p in range(n_t)]
+            xwide = xr.reshape(panel.n_units, n_t, xr.shape[1])
         else:
             ywide = np.full((panel.n_units, n_t), np.nan)
             ywide[ucode, tcode] = y_rows

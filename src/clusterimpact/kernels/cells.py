@@ -725,17 +725,45 @@ def _checked(res) -> tuple[float, np.ndarray | None, str]:
     return float(res.att), res.influence, ""
 
 
-def _period_classes(xwide: list[np.ndarray]) -> np.ndarray:
+def _period_classes(xwide: np.ndarray | list[np.ndarray]) -> np.ndarray:
     """Period -> the first period of its run of identical covariate matrices.
 
     Time-invariant covariates (the usual case: sex, baseline characteristics)
     make every period one class, so the cells of a cohort share one design.
+    ``xwide`` is a ``(units, periods, columns)`` array (compared in one pass)
+    or a list of ``(units, columns)`` arrays; NaN equals NaN here.
     """
-    cls = np.arange(len(xwide))
-    for p in range(1, len(xwide)):
-        if np.array_equal(xwide[p], xwide[p - 1], equal_nan=True):
+    n_per = len(xwide) if isinstance(xwide, list) else xwide.shape[1]
+    if isinstance(xwide, list):
+        same = np.array([_same_values(xwide[p], xwide[p - 1]) for p in range(1, n_per)], bool)
+    else:  # flat comparison of each value with the one a period earlier (contiguous passes)
+        n_u, _, k = xwide.shape
+        flat = xwide.reshape(-1)
+        ne = np.zeros(flat.size, bool)
+        np.not_equal(flat[k:], flat[:-k], out=ne[k:])
+        ne = ne.reshape(n_u, n_per, k)
+        ne[:, 0] = False  # the first period is compared with the previous unit's last
+        if ne.any() and np.isnan(flat).any():
+            nan = np.isnan(xwide)
+            ne[:, 1:] &= ~(nan[:, 1:] & nan[:, :-1])
+        same = ne.reshape(n_u, -1).any(axis=0).reshape(n_per, k).any(axis=1)[1:] == 0
+    cls = np.arange(n_per)
+    for p in range(1, n_per):
+        if same[p - 1]:
             cls[p] = cls[p - 1]
     return cls
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    ne = a != b
+    if not ne.any():
+        return True
+    first = np.unravel_index(int(np.argmax(ne)), ne.shape)
+    if not (np.isnan(a[first]) and np.isnan(b[first])):  # a real difference: stop here
+        return False
+    return bool(np.array_equal(a, b, equal_nan=True))
 
 
 class _Design(NamedTuple):
@@ -766,15 +794,17 @@ def _panel_design(x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str,
     return kernel, "", None if fit is None else fit.coef
 
 
-def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: np.ndarray,
+def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
+                       unit_weight: np.ndarray,
                        unit_cg: np.ndarray, plan: CellPlan, n_cohorts: int, method: str
                        ) -> CellStats:
     """ATT(g,t) with covariates on a balanced panel, one 2x2 kernel call per cell.
 
     Covariates are those of the earlier of the cell's two periods (R ``did``'s
-    convention); ``xwide[p]`` is the ``(units, columns)`` design of period
-    ``p`` including the intercept. Units with a negative ``unit_cg`` are not
-    in the sample.
+    convention); ``xwide[p]`` (a list) or ``xwide[:, p]`` (a
+    ``(units, periods, columns)`` array) is the ``(units, columns)`` design of
+    period ``p`` including the intercept. Units with a negative ``unit_cg`` are
+    not in the sample.
 
     Cells with the same treated and comparison units whose covariate matrices
     are equal (time-invariant covariates) share one
@@ -824,7 +854,8 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: list[np.ndarray], unit_weight: 
         key = (tkey, control[j].tobytes(), p)
         des = designs.get(key)
         if des is None:
-            des = designs[key] = _cell_design(treated[j], control[j], safe_cg, in_sample, xwide[p],
+            x_p = xwide[p] if isinstance(xwide, list) else xwide[:, p]
+            des = designs[key] = _cell_design(treated[j], control[j], safe_cg, in_sample, x_p,
                                               unit_weight, method, last_coef.get(tkey))
             if des.coef is not None:
                 last_coef[tkey] = des.coef
