@@ -1,4 +1,8 @@
-"""TWFE and dynamic-TWFE event studies from cell statistics equal ci.twfe / ci.event_study (1e-10)."""
+"""TWFE and dynamic-TWFE event studies from cell statistics equal ci.twfe / ci.event_study (1e-10).
+
+Clustered by unit (cluster=None or the unit column) the lazy path uses the (subgroup, cohort)
+moment tables; with coarser clusters the (subgroup, cohort, cluster) block sums.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,8 @@ def test_mpdta_every_engine(mpdta, files, cluster, assert_regression):
         assert_regression(ref_e, _quiet(lp.event_study, "lemp"))
 
 
-@pytest.mark.parametrize(("cluster", "by"), [("worker_id", None), ("cluster_id", "gender"),
+@pytest.mark.parametrize(("cluster", "by"), [("worker_id", None), ("worker_id", "gender"),
+                                             ("cluster_id", "gender"),
                                              ("cluster_id", ["gender", "tier"])])
 def test_staggered_subgroups_every_engine(staggered, files, cluster, by, assert_regression):
     roles = {**STAG, "cluster": cluster}
@@ -135,3 +140,11 @@ def test_collinear_event_dummies_dropped_as_rows(mpdta, assert_regression):
         got = lp.event_study("lemp", reference=None)
     assert [str(w.message) for w in w_got] == [str(w.message) for w in w_ref]
     assert_regression(ref, got)
+
+
+def test_unit_clusters_use_moment_tables(mpdta, assert_regression):
+    lp = ci.LazyPanel(mpdta, **MPDTA, weights="w")
+    ms, st = lp.moment_stats("lemp", by="size"), lp.cell_stats("lemp", by="size")
+    assert ms.n_blocks == 8 and st.n_blocks == 500
+    assert_regression(ci.twfe_from_stats(st), ci.twfe_from_stats(ms))
+    assert_regression(ci.event_study_from_stats(st), ci.event_study_from_stats(ms))

@@ -323,8 +323,7 @@ def att_gt_from_stats(
         _warn_drop(f"Dropped {stats.dropped_rows} row(s) with missing outcome or covariates.")
     if stats.dropped_units:
         _warn_drop(f"{stats.dropped_units} unit(s) are not observed in every period; dropped to "
-                   "balance the panel, as R did does by default (allow_unbalanced_panel="
-                   "True keeps them).")
+                   "balance the panel, as R did does by default.")
     periods = np.asarray(stats.periods, dtype=float)
     period_keep = np.ones(periods.size, dtype=bool)
     cohort = np.asarray(stats.cohort, dtype=float).copy()

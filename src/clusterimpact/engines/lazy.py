@@ -733,7 +733,7 @@ class LazyPanel:
         0  treated   -0.0365
         """
         _refuse(covariates, fe)
-        return twfe_from_stats(self.cell_stats(y, by), vcov=vcov, alpha=alpha)
+        return twfe_from_stats(self._regression_stats(y, by, vcov), vcov=vcov, alpha=alpha)
 
     def event_study(self, y: str, *, method: str = "twfe", leads: int | None = None,
                     lags: int | None = None, reference: int | None = -1, vcov: str = "CR1",
@@ -756,9 +756,19 @@ class LazyPanel:
                 f"LazyPanel.event_study supports method='twfe' only (got {method!r}); the other "
                 "estimators need row-level first stages: use ci.event_study on a ci.Panel.")
         _refuse(covariates, fe)
-        return event_study_from_stats(self.cell_stats(y, by), leads=leads, lags=lags,
+        return event_study_from_stats(self._regression_stats(y, by, vcov), leads=leads, lags=lags,
                                       reference=reference, vcov=vcov, bin_endpoints=bin_endpoints,
                                       alpha=alpha)
+
+
+    def _regression_stats(self, y: str, by: Any, vcov: str) -> CellStats | MomentStats:
+        """Moment tables when clustered by unit (few numbers return), block sums otherwise."""
+        if str(vcov).upper() != "CR1":  # refused by the estimator before any query
+            raise SpecificationError(
+                f"Regressions from cell statistics support vcov='CR1' only (got {vcov!r}): CR2/CR3 "
+                "need each cluster's hat matrix and HC1 the squared residuals of every row. Use the "
+                "in-memory estimator on the rows for those.")
+        return self.moment_stats(y, by) if self.cluster == self.unit else self.cell_stats(y, by)
 
 
 def _refuse(covariates: Any, fe: Any) -> None:

@@ -142,6 +142,26 @@ class _MomentDesign(GroupTimeDesign):
         return self.totals
 
 
+def moment_factor(moments: np.ndarray) -> np.ndarray:
+    """Rows ``R`` (at most ``d x d``) with ``R'R`` equal to a ``d x d`` moment matrix.
+
+    Eigenvalues below ``1e-15 d`` times the largest (rounding noise of a
+    positive semi-definite sum) are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> r = moment_factor(q.T @ q)
+    >>> bool(np.allclose(r.T @ r, q.T @ q))
+    True
+    """
+    vals, vecs = np.linalg.eigh(moments)
+    top = vals.max(initial=0.0)
+    ok = vals > top * 1e-15 * moments.shape[0]
+    return (vecs[:, ok] * np.sqrt(vals[ok])).T
+
+
 def _pseudo_rows(q: np.ndarray, shift: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Rows ``R`` in the ``[wY_0, ..., wY_{T'-1}, w]`` basis of the kept periods with
     ``R'R`` the moments of the real units (``q``: moments in the shifted-difference basis)."""
@@ -153,11 +173,7 @@ def _pseudo_rows(q: np.ndarray, shift: np.ndarray, keep: np.ndarray) -> np.ndarr
         lmap[j - 1, pos[j - 1]:pos[j]] = 1.0
         lmap[j - 1, n_diff] = shift[pos[j - 1]:pos[j]].sum()   # undo the shifts: w d = q + w c
     lmap[-1, n_diff] = 1.0
-    moments = lmap @ q @ lmap.T
-    vals, vecs = np.linalg.eigh(moments)
-    top = vals.max(initial=0.0)
-    ok = vals > top * 1e-15 * moments.shape[0]
-    rows = (vecs[:, ok] * np.sqrt(vals[ok])).T                 # (r, T') with rows'rows = moments
+    rows = moment_factor(lmap @ q @ lmap.T)                    # (r, T') with rows'rows = moments
     out = np.zeros((rows.shape[0], pos.size + 1))
     out[:, 1:pos.size] = np.cumsum(rows[:, :-1], axis=1)       # Y_0 = 0: its coefficient is 0
     out[:, -1] = rows[:, -1]
@@ -213,8 +229,7 @@ def att_gt_from_moments(
         _warn_drop(f"Dropped {stats.dropped_rows} row(s) with missing outcome or covariates.")
     if stats.dropped_units:
         _warn_drop(f"{stats.dropped_units} unit(s) are not observed in every period; dropped to "
-                   "balance the panel, as R did does by default (allow_unbalanced_panel="
-                   "True keeps them).")
+                   "balance the panel, as R did does by default.")
     periods = np.asarray(stats.periods, dtype=float)
     cohort = np.asarray(stats.cohort, dtype=float).copy()
     units = np.asarray(stats.units, dtype=np.int64)

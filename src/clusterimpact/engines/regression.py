@@ -63,12 +63,15 @@ Examples
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 
 from clusterimpact.engines.compress import CellStats, _group_codes
+from clusterimpact.engines.moments import MomentStats, moment_factor
 from clusterimpact.errors import DroppedRowsWarning, EstimationError, EstimationWarning, SpecificationError
 from clusterimpact.estimators.event_study import _assemble
 from clusterimpact.estimators.event_study._common import MethodFit, event_bins, independent_columns, window
@@ -84,7 +87,7 @@ class _Blocks(SimpleNamespace):
     """Blocks of a balanced panel: cohort index, subgroup, cluster code, sums."""
 
 
-def _blocks(stats: CellStats, vcov: str, who: str, drop_always: bool) -> _Blocks:
+def _blocks(stats: CellStats | MomentStats, vcov: str, who: str, drop_always: bool) -> _Blocks:
     """Check that the statistics allow the closed form and code the blocks."""
     if str(vcov).upper() != "CR1":
         raise SpecificationError(
@@ -109,13 +112,20 @@ def _blocks(stats: CellStats, vcov: str, who: str, drop_always: bool) -> _Blocks
     if not keep.any():
         raise EstimationError("No usable rows remain after dropping missing values.")
     group, labels = _group_codes(stats)
-    cluster_code, cluster_labels = pd.factorize(pd.Series(stats.cluster[keep]), sort=True)
+    units = np.asarray(stats.units, dtype=np.int64)[keep]
+    if isinstance(stats, MomentStats):  # cluster = unit: rows are (subgroup, cohort) moment tables
+        cluster, n_clusters = None, int(units.sum())
+        moments, shift = np.asarray(stats.moments, float)[keep], np.asarray(stats.shift, float)
+    else:
+        code, cluster_labels = pd.factorize(pd.Series(stats.cluster[keep]), sort=True)
+        cluster, n_clusters = code.astype(np.int64), len(cluster_labels)
+        moments = shift = None
     cvals, cidx = np.unique(cohort[keep], return_inverse=True)  # inf (never) sorts last
     return _Blocks(periods=periods, cohorts=cvals, cidx=cidx.astype(np.int64),
-                   group=group[keep], labels=labels, cluster=cluster_code.astype(np.int64),
-                   n_clusters=len(cluster_labels), weight=np.asarray(stats.weight, float)[keep],
-                   units=np.asarray(stats.units, dtype=np.int64)[keep],
-                   ysum=np.asarray(stats.ysum, float)[keep], n_always=n_always)
+                   group=group[keep], labels=labels, cluster=cluster, n_clusters=n_clusters,
+                   weight=np.asarray(stats.weight, float)[keep], units=units,
+                   ysum=np.asarray(stats.ysum, float)[keep], n_always=n_always,
+                   moments=moments, shift=shift)
 
 
 def _within(x: np.ndarray, wg: np.ndarray) -> np.ndarray:
@@ -139,14 +149,26 @@ def _fit(b: _Blocks, rows: np.ndarray, x: np.ndarray) -> SimpleNamespace:
     gram = np.einsum("h,htk,htl->kl", wg, h, h)
     xty = np.einsum("htk,ht->k", h, yg)
     ybar = yg.sum(axis=0) / wg.sum()  # weighted period means of the outcome
+    units = int(b.units[rows].sum())
     return SimpleNamespace(h=h, gram=gram, xty=xty, ybar=ybar, cidx=cidx, w=w, ys=ys, wg=wg,
-                           cluster=b.cluster[rows], n=int(b.units[rows].sum()) * b.periods.size,
-                           units=int(b.units[rows].sum()))
+                           cluster=None if b.cluster is None else b.cluster[rows],
+                           moments=None if b.moments is None else b.moments[rows], shift=b.shift,
+                           n=units * b.periods.size, units=units,
+                           n_clusters=units if b.cluster is None else
+                           int(np.count_nonzero(np.bincount(b.cluster[rows]))))
 
 
 def _scores(f: SimpleNamespace, h: np.ndarray, coef: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Per-cluster sums of :math:`w_i \\tilde x_{it} e_{it}` (``clusters x k``), cohort by cohort."""
+    """Per-cluster sums of :math:`w_i \\tilde x_{it} e_{it}` (``clusters x k``), cohort by cohort.
+
+    For a block :math:`b` of cohort :math:`g`, :math:`s_b = Y_b H_g - W_b c_g` with
+    :math:`c_g = H_g'\\bar y^w + H_g'H_g\\hat\\beta`. With moment tables (cluster = unit)
+    the rows are pseudo-units with the units' second moments of the scores (see
+    :func:`_moment_scores`), not clusters.
+    """
     k = h.shape[2]
+    if f.moments is not None:
+        return _moment_scores(f, h, coef)
     s = np.empty((f.cidx.size, k))
     for g in np.unique(f.cidx):  # a handful of cohorts: s_b = Y_b H_g - W_b c_g
         rows = f.cidx == g
@@ -154,6 +176,25 @@ def _scores(f: SimpleNamespace, h: np.ndarray, coef: np.ndarray, n_clusters: int
         s[rows] = f.ys[rows] @ h[g] - np.multiply.outer(f.w[rows], c_g)
     return np.column_stack([np.bincount(f.cluster, weights=s[:, j], minlength=n_clusters)
                             for j in range(k)])
+
+
+def _moment_scores(f: SimpleNamespace, h: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Pseudo-unit score rows whose cross-products equal :math:`\\sum_i s_is_i'` (cluster = unit).
+
+    With :math:`w y_{it} = w y_{i0} + \\sum_{s \\le t}(q_{is} + w c_s)` and
+    :math:`\\sum_t h_{gt} = 0`, unit :math:`i`'s score is :math:`q_i'A_g` with rows
+    :math:`A_{g,s} = \\sum_{t \\ge s} h_{gt}` for the changes and
+    :math:`\\sum_s c_sA_{g,s} - c_g` for the weight, so
+    :math:`\\sum_i s_is_i' = \\sum_b A_g'Q_bA_g`.
+    """
+    rows = []
+    for b in range(f.cidx.size):
+        hg = h[f.cidx[b]]
+        c_g = f.ybar @ hg + np.einsum("tk,tl,l->k", hg, hg, coef)
+        tail = np.cumsum(hg[::-1], axis=0)[::-1][1:]                # A_{g,s}, s = 1..T-1
+        a = np.vstack([tail, f.shift @ tail - c_g])
+        rows.append(moment_factor(f.moments[b]) @ a)
+    return np.vstack(rows)
 
 
 def _small(n: int, big_k: int, g: int) -> float:
@@ -169,14 +210,17 @@ def _small(n: int, big_k: int, g: int) -> float:
 
 
 # ------------------------------------------------------------------------ TWFE
-def twfe_from_stats(stats: CellStats, *, vcov: str = "CR1", alpha: float = 0.05) -> RegressionResult:
+def twfe_from_stats(stats: CellStats | MomentStats, *, vcov: str = "CR1",
+                    alpha: float = 0.05) -> RegressionResult:
     """``ci.twfe`` (unit and period fixed effects, CR1) computed from compressed :class:`CellStats`.
 
     Parameters
     ----------
     stats
         Block sums from :meth:`clusterimpact.LazyPanel.cell_stats` (outcome,
-        ``by`` subgroups, weights and clusters are those of the statistics).
+        ``by`` subgroups, weights and clusters are those of the statistics), or
+        for cluster = unit the moment tables of
+        :meth:`clusterimpact.LazyPanel.moment_stats`.
     vcov
         ``"CR1"`` only (see the module notes).
     alpha
@@ -234,11 +278,14 @@ def twfe_from_stats(stats: CellStats, *, vcov: str = "CR1", alpha: float = 0.05)
         coefs.append(coef), breads.append(bread)
         scores.append(_scores(f, f.h, coef, b.n_clusters) @ bread)
         n, units = n + f.n, units + f.units
-    g = int(np.count_nonzero(np.bincount(b.cluster, minlength=b.n_clusters)))
+    if b.cluster is None:   # pseudo-units of each subgroup: its own rows
+        g, u = b.n_clusters, linalg.block_diag(*scores)
+    else:
+        g, u = int(np.count_nonzero(np.bincount(b.cluster, minlength=b.n_clusters))), \
+            np.column_stack(scores)
     warn_few_clusters(g, stacklevel=2)
     t = b.periods.size
     big_k = n_groups + t * n_groups  # slopes + period-by-subgroup levels (unit FE nested)
-    u = np.column_stack(scores)
     cov = _small(n, big_k, g) * (u.T @ u)
     keys = pd.DataFrame({"term": ["treated"] * n_groups})
     for col in b.labels.columns if stats.by else []:
@@ -254,19 +301,20 @@ def twfe_from_stats(stats: CellStats, *, vcov: str = "CR1", alpha: float = 0.05)
     }
     return RegressionResult(keys=keys, estimate=np.concatenate(coefs), vcov=cov, alpha=alpha,
                             dof=np.full(n_groups, float(g - 1)), info=info, influence=u * g,
-                            cluster=np.arange(b.n_clusters))
+                            cluster=np.arange(u.shape[0]))
 
 
 # ---------------------------------------------------------------- event study
-def event_study_from_stats(stats: CellStats, *, leads: int | None = None, lags: int | None = None,
-                           reference: int | None = -1, vcov: str = "CR1",
+def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None = None,
+                           lags: int | None = None, reference: int | None = -1, vcov: str = "CR1",
                            bin_endpoints: bool = True, alpha: float = 0.05) -> EventStudyResult:
     """``ci.event_study(method="twfe")`` (dynamic TWFE, CR1) from compressed :class:`CellStats`.
 
     Parameters
     ----------
     stats
-        Block sums from :meth:`clusterimpact.LazyPanel.cell_stats`.
+        Block sums from :meth:`clusterimpact.LazyPanel.cell_stats`, or for
+        cluster = unit the moment tables of :meth:`clusterimpact.LazyPanel.moment_stats`.
     leads, lags, reference, bin_endpoints, alpha
         As in :func:`clusterimpact.event_study`.
     vcov
@@ -337,6 +385,15 @@ def event_study_from_stats(stats: CellStats, *, leads: int | None = None, lags: 
     x = (bins[:, :, None] == labels[None, None, :]).astype(float)
     g_all = b.n_clusters
     fits = [_event_fit(b, b.group == s, x, labels, g_all) for s in range(len(b.labels))]
+    if b.cluster is None and len(fits) > 1:  # pseudo-units: each subgroup on its own rows
+        sizes = [f.scores.shape[0] for f in fits]
+        starts = np.cumsum([0, *sizes])
+        padded = []
+        for j, f in enumerate(fits):
+            rows = np.zeros((starts[-1], f.scores.shape[1]))
+            rows[starts[j]:starts[j + 1]] = f.scores
+            padded.append(replace(f, scores=rows))
+        fits = padded
     units = int(b.units.sum())
     sample = SimpleNamespace(n=units * b.periods.size, unit=np.arange(units), n_clusters=g_all)
     meta = {"n_dropped_missing": 0, "n_dropped_always_treated": b.n_always,
@@ -364,11 +421,13 @@ def _event_fit(b: _Blocks, rows: np.ndarray, x: np.ndarray, labels: np.ndarray, 
     bread = np.linalg.inv(f.gram[np.ix_(keep, keep)])
     coef = bread @ f.xty[keep]
     sc = _scores(f, h, coef, g_all) @ bread
-    g = int(np.count_nonzero(np.bincount(f.cluster, minlength=g_all)))
+    g = f.n_clusters
     warn_few_clusters(g, stacklevel=4)
     # K: kept dummies + period levels of the subgroup (the unit effects are nested in clusters)
-    cov = _small(f.n, keep.size + b.periods.size, g) * (sc.T @ sc)
+    sc *= np.sqrt(_small(f.n, keep.size + b.periods.size, g))
     mass = np.einsum("h,htk->k", f.wg, x)[keep]
-    return MethodFit(labels[keep], coef, cov, float(g - 1), sc * np.sqrt(g_all / max(g_all - 1, 1)),
-                     mass, {"covariates": np.zeros(0)})
+    # scores scaled by the subgroup's CR1 factor, so U'U is its covariance and the
+    # cross-subgroup blocks U_a'U_b are those of the registry's per-cluster scores
+    return MethodFit(labels[keep], coef, sc.T @ sc, float(g - 1), sc, mass,
+                     {"covariates": np.zeros(0)})
 
