@@ -97,17 +97,14 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
     n = unit.size
     if n < 2 or unit.ndim != 1 or time.shape != (n,):
         return None
-    low, high = time.min(), time.max()
-    width = int(high) - int(low) + 1
-    if n % width or not (unit[1:] >= unit[:-1]).all():
+    width = _period_run(time)
+    if width is None or n % width or not (unit[1:] >= unit[:-1]).all():
         return None
     first, last = unit[::width], unit[width - 1::width]
     # sorted ids, constant over each run of `width` rows, distinct between runs: one unit per run
     if not (np.array_equal(first, last) and (first[1:] > first[:-1]).all()):
         return None
-    periods = np.arange(low, high + 1, dtype=time.dtype)
-    if not (time.reshape(-1, width) == periods).all():
-        return None
+    periods = time[:width].copy()
     n_units = first.size
     if unit.dtype == np.int64 and first[0] == 0 and first[-1] == n_units - 1:
         unit_code = unit.view()  # distinct sorted 0..n-1: the ids are the codes
@@ -115,7 +112,29 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
         unit_code = (unit - first[0]).astype(np.int64, copy=False)
     else:
         unit_code = np.repeat(np.arange(n_units, dtype=np.int64), width)
-    return unit_code, first.copy(), periods
+    return unit_code, first, periods
+
+
+def _period_run(time: np.ndarray) -> int | None:
+    """``T`` if ``time`` repeats ``low, low + 1, ..., low + T - 1`` over and over, else ``None``.
+
+    The run length comes from a short prefix (where the periods first stop
+    increasing); one flat comparison of the column with itself shifted by
+    ``T`` rows then checks every run (no min/max or reshaped 2-D pass).
+    """
+    n = time.size
+    for size in (1024, n):  # almost always found in the first 1,024 rows
+        head = time[:size]
+        brk = np.flatnonzero(head[1:] <= head[:-1])
+        if brk.size or size >= n:
+            break
+    width = int(brk[0]) + 1 if brk.size else n
+    low = int(time[0])
+    if int(time[width - 1]) - low != width - 1 or not (np.diff(time[:width]) == 1).all():
+        return None
+    if n % width or not (time[width:] == time[:-width]).all():
+        return None
+    return width
 
 
 def plain(dtype: Any, kinds: str) -> bool:
@@ -175,9 +194,17 @@ def unit_values(values: np.ndarray, unit_code: np.ndarray, n_units: int, grid: b
     >>> unit_values(np.array([5, 4, 6]), np.array([0, 0, 1]), 2, False) is None
     True
     """
-    if grid:
-        wide = values.reshape(n_units, -1)
-        return wide[:, 0].copy() if (wide == wide[:, :1]).all() else None
+    if grid:  # flat comparison with the next row; the unit boundaries are masked out
+        width = values.size // max(n_units, 1)
+        if width > 1:
+            ne = np.empty(values.size, dtype=bool)
+            np.not_equal(values[1:], values[:-1], out=ne[:-1])
+            ne[width - 1::width] = False  # each unit's last row (its next row is another unit)
+            if ne.any():  # (NaN differs from its neighbours, so it lands here too)
+                return None
+        elif values.dtype.kind == "f" and np.isnan(values).any():
+            return None
+        return values[::width].copy()
     first = np.empty(n_units, dtype=values.dtype)
     first[unit_code] = values
     return first if np.array_equal(first[unit_code], values) else None
