@@ -29,7 +29,8 @@ entries of :math:`Q_j`, in a second ``GROUP BY`` over the per-unit pass.
 In Python, :math:`Q_j = R_j'R_j` (eigendecomposition, :math:`R_j` at most
 :math:`T \\times T`) gives *pseudo-units*: rows with exactly the second moments of
 the real units. The cell maps are computed from the true sums and applied to
-the pseudo-units; each pseudo-unit is its own influence row, so every
+the pseudo-units (in shifted coordinates, so that no large common level enters a
+sum of squares); each pseudo-unit is its own influence row, so every
 variance and covariance (cells, the four aggregations, subgroup comparisons)
 equals the unit-level one up to rounding. What the pseudo-units do *not*
 reproduce is the distribution of individual influence rows: the multiplier
@@ -162,20 +163,20 @@ def moment_factor(moments: np.ndarray) -> np.ndarray:
     return (vecs[:, ok] * np.sqrt(vals[ok])).T
 
 
-def _pseudo_rows(q: np.ndarray, shift: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Rows ``R`` in the ``[wY_0, ..., wY_{T'-1}, w]`` basis of the kept periods with
-    ``R'R`` the moments of the real units (``q``: moments in the shifted-difference basis)."""
+def _pseudo_rows(q: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Pseudo-unit rows ``[Y'_0, ..., Y'_{T'-1}, w]`` over the kept periods whose second
+    moments are those of the real units' shifted levels :math:`Y'_t = w(y_t - y_0 - C_t)`
+    (``q``: the moments of :math:`(w(d_s - c_s), w)`; :math:`C_t` the cumulative shift)."""
     n_diff = q.shape[0] - 1
-    # kept-period differences are sums of consecutive ones: d'_j = sum_{s in (p_{j-1}, p_j]} d_s
+    # kept-period changes are sums of consecutive ones: d'_j = sum_{s in (p_{j-1}, p_j]} d_s
     pos = np.flatnonzero(keep)
-    lmap = np.zeros((pos.size, q.shape[0]))  # rows: [d'_1..d'_{T'-1}, w]
+    lmap = np.zeros((pos.size, q.shape[0]))  # rows: [q'_1..q'_{T'-1}, w]
     for j in range(1, pos.size):
         lmap[j - 1, pos[j - 1]:pos[j]] = 1.0
-        lmap[j - 1, n_diff] = shift[pos[j - 1]:pos[j]].sum()   # undo the shifts: w d = q + w c
     lmap[-1, n_diff] = 1.0
     rows = moment_factor(lmap @ q @ lmap.T)                    # (r, T') with rows'rows = moments
     out = np.zeros((rows.shape[0], pos.size + 1))
-    out[:, 1:pos.size] = np.cumsum(rows[:, :-1], axis=1)       # Y_0 = 0: its coefficient is 0
+    out[:, 1:pos.size] = np.cumsum(rows[:, :-1], axis=1)       # Y'_0 = 0: its coefficient is 0
     out[:, -1] = rows[:, -1]
     return out
 
@@ -267,7 +268,7 @@ def att_gt_from_moments(
     qsum = np.zeros((n_cg, *stats.moments.shape[1:]))
     np.add.at(qsum, row_cg[kept], stats.moments[kept] / mw**2)
     codes = np.flatnonzero(cg_units > 0)
-    pseudo = [_pseudo_rows(qsum[j], stats.shift, period_keep) for j in codes]
+    pseudo = [_pseudo_rows(qsum[j], period_keep) for j in codes]
     counts = np.zeros(n_cg, dtype=np.int64)
     counts[codes] = [p.shape[0] for p in pseudo]
     table = np.ascontiguousarray(np.vstack(pseudo))
@@ -276,7 +277,16 @@ def att_gt_from_moments(
     totals = K.BlockLayout(np.arange(codes.size), np.arange(codes.size), codes,
                            np.r_[0, np.cumsum(cg_units > 0)])
     cells = K.panel_cell_factors(ysum[codes], wsum[codes], totals, plan, n_coh, cg_units, scale=m)
-    infl = K.BlockInfluence(table, cg_start, cells.influence.mats)
+    # the maps act on [wY, w]; on the shifted levels wY' = wY - w C (C: cumulative shift of the
+    # kept periods from the first) the weight row absorbs C: M'_w = M_w + C M_Y. The few
+    # pseudo-rows are multiplied out (dense): their signs make BlockInfluence's centring unsafe.
+    cum = np.r_[0.0, np.cumsum(stats.shift)][period_keep]
+    cum -= cum[0]
+    mats = cells.influence.mats.copy()
+    mats[:, n_t] += np.einsum("t,jtk->jk", cum, mats[:, :n_t])
+    infl = np.zeros((m, mats.shape[2]))
+    for j in codes:
+        infl[cg_start[j]:cg_start[j + 1]] = table[cg_start[j]:cg_start[j + 1]] @ mats[j]
     block_cg = np.repeat(np.arange(n_cg), counts)
     n_kept = int(units[kept].sum())
     design = _MomentDesign(
