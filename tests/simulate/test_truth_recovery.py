@@ -5,7 +5,11 @@ estimator is run on ``R`` seeded replications; each replication knows its own
 truth (the simulator's finite-sample estimand for what that estimator targets:
 ``aggregate_truth`` for ``att_gt`` and its subgroup versions, ``ddd_truth`` for
 triple differences, ``quantile_truth`` for changes-in-changes and quantile DiD,
-the always-employed effect for Lee bounds). Checks, per reported quantity:
+the always-employed effect for Lee bounds, ``takeup_truth`` for the Wald DiD (ITT and
+effect on joiners, garment_codes with voluntary take-up), ``exposure_truth`` for
+``exposure_did``/``exposure_twfe`` (suppliers of never-treated clusters linked to adopting
+ones), ``retention_truth`` for ``retention_did`` and ``baseline_composition_truth`` for
+``reweight_to_baseline``). Checks, per reported quantity:
 
 * unbiasedness within Monte-Carlo error: ``|mean(estimate - truth)| <= z * sd(estimate -
   truth) / sqrt(R)`` with ``z = 3.5`` for one quantity and, for a family of ``k``
@@ -38,6 +42,7 @@ from scipy import stats
 
 import clusterimpact as ci
 from clusterimpact.simulate import Outcome
+from clusterimpact.simulate.scenarios import GARMENT_SUPPLIERS, GARMENT_TAKEUP
 
 Z_ONE = 3.5
 ALPHA_FAMILY = 2 * stats.norm.sf(Z_ONE)  # 4.65e-4: the false-alarm rate of one 3.5 test
@@ -242,6 +247,98 @@ def lee_fit(sim):
             for k, e, s in zip(("lower", "upper"), b.estimate, b.std_error, strict=True)]
 
 
+def wald_frame(sim, g: int) -> pd.DataFrame:
+    """The 2x2 of take-up: cohort ``g`` (offered) against never-treated clusters, periods g - 1 and last."""
+    d, last = sim.data, sim.params.periods[-1]
+    keep = (d["cohort"].isin([0, g]) & d["period"].isin([g - 1, last])).to_numpy()
+    return d[keep].assign(offered=(d["cohort"][keep] > 0).astype(int),
+                          post=(d["period"][keep] == last).astype(int))
+
+
+def wald_fit(outcomes: tuple[str, ...]) -> Callable:
+    """``workers.wald_did``: ITT against the mean effect, Wald-DID and Wald-TC against the joiners' effect."""
+    def fit(sim):
+        out, last = [], sim.params.periods[-1]
+        for g in sim.params.cohorts:
+            frame = wald_frame(sim, g)
+            for y in outcomes:
+                res = ci.workers.wald_did(frame, y, group="offered", period="post", takeup="takeup",
+                                          cluster="cluster_id")
+                truth = sim.takeup_truth(y).set_index(["cohort", "time"])
+                post, pre = truth.loc[(g, last)], truth.loc[(g, g - 1)]
+                assert pre["itt"] == 0 and pre["first_stage"] == 0  # no anticipation: nothing before
+                targets = {"itt": post["itt"], "first_stage": post["first_stage"],
+                           "wald_did": post["effect_on_joiners"], "wald_tc": post["effect_on_joiners"]}
+                out += [(f"{y} g={g} {term}", float(e), float(se), float(targets[term]))
+                        for term, e, se in zip(res.keys["term"], res.estimate, res.std_error, strict=True)]
+        return out
+    return fit
+
+
+def supplier_panel(sim) -> ci.Panel:
+    """Workers of never-treated clusters; exposure = baseline share of sales to a treated partner cluster.
+
+    Built as an evaluator would: trade links (share to the partner cluster, the rest to the home
+    market) and the clusters' roll-out dates go through ``workers.supplier_exposure``.
+    """
+    d = sim.data
+    own = d[(d["cohort"] == 0).to_numpy()]
+    firms = own.drop_duplicates("firm_id")
+    share = firms["partner_sales_share"].to_numpy()
+    links = pd.DataFrame({"supplier_id": np.tile(firms["firm_id"].to_numpy(), 2),
+                          "buyer_id": np.r_[firms["partner_cluster"].to_numpy(), np.full(len(firms), -1)],
+                          "sales": np.r_[share, 1.0 - share]})
+    buyers = (d.drop_duplicates("cluster_id")[["cluster_id", "cohort"]]
+              .rename(columns={"cluster_id": "buyer_id"}))
+    exposure = ci.workers.supplier_exposure(links, buyers)[["supplier_id", "exposure", "onset"]]
+    frame = own.merge(exposure, left_on="firm_id", right_on="supplier_id", how="left", validate="m:1")
+    return ci.Panel(frame, unit="worker_id", time="period", cohort="onset", cluster="cluster_id")
+
+
+BINS = (0.0, 0.5, 1.0)
+
+
+def exposure_fit(outcomes: tuple[str, ...]) -> Callable:
+    """``exposure_did`` by bin against ``exposure_truth``; ``exposure_twfe`` against the slope."""
+    def fit(sim):
+        panel, out = supplier_panel(sim), []
+        for y in outcomes:
+            res = ci.workers.exposure_did(panel, y, bins=BINS)
+            out += tidy_records(res.tidy(), sim.exposure_truth(y, bins=BINS), ["exposure_bin"],
+                                f"{y} exposure_did")
+            twfe = ci.workers.exposure_twfe(panel, y)
+            slope = sim.exposure_truth(y)["effect_per_exposure"].iloc[0]
+            out.append((f"{y} exposure_twfe slope", float(twfe.estimate[0]), float(twfe.std_error[0]),
+                        float(slope)))
+        return out
+    return fit
+
+
+def unlinked_att_gt_fit(outcomes: tuple[str, ...]) -> Callable:
+    """Without the linked firms (whose spillovers contaminate comparisons), att_gt on the subset's truth."""
+    inner = att_gt_fit(outcomes, ("simple", "group"))
+
+    def fit(sim):
+        sub = sim.subset((sim.data["partner_cluster"] == 0).to_numpy())
+        return inner(sub)
+    return fit
+
+
+def retention_fit(by: str, employed: str | None) -> Callable:
+    def fit(sim):
+        tidy = ci.workers.retention_did(sim.panel, by=by, employed=employed, adjust=None).tidy()
+        return tidy_records(tidy, sim.retention_truth(by=by), [by], "retained")
+    return fit
+
+
+def reweight_fit(y: str, by: str) -> Callable:
+    def fit(sim):
+        res = ci.workers.reweight_to_baseline(sim.panel, y, by=by)
+        return [(f"{y} baseline composition by {by}", float(res.estimate[0]), float(res.std_error[0]),
+                 float(sim.baseline_composition_truth(y, by=by)["effect"].iloc[0]))]
+    return fit
+
+
 # ------------------------------------------------------------------------------- the cases
 WOMEN_ONLY = (("outcomes", (Outcome("income", baseline=80.0, cluster_sd=10.0, unit_sd=25.0, time_sd=3.0,
                                     cluster_time_sd=6.0, noise_sd=15.0, rho=0.4,
@@ -266,16 +363,32 @@ CASES = [
     Case("football_stitching", "changes_in_changes", distributional_fit(ci.changes_in_changes, "earnings")),
     Case("football_stitching", "quantile_did", distributional_fit(ci.workers.quantile_did, "earnings")),
     Case("football_stitching", "lee_bounds always-employed", lee_fit, target="bounds"),
+    Case("football_stitching", "reweight_to_baseline gender", reweight_fit("earnings", "gender")),
+    Case("football_stitching", "retention_did gender", retention_fit("gender", "employed"),
+         overrides=(("attrition", 0.05),), variant="[attrition]"),
+    Case("football_stitching", "retention_did site", retention_fit("site", None),
+         overrides=(("exclusion_mode", "drop"),), variant="[drop]", complete=False),
     # garment_codes: first tier gains, work and long hours move to lower tiers
     Case("garment_codes", "att_gt",
          att_gt_fit(("wage", "hours", "accident"), ("simple", "group", "dynamic")), se="conservative"),
     Case("garment_codes", "tier_effects", tier_fit(("wage", "hours", "accident"))),
     Case("garment_codes", "outsourcing_effects", outsourcing_fit),
+    # garment_codes with voluntary take-up: mostly first-tier firms join; ITT and effect on joiners
+    Case("garment_codes", "wald_did", wald_fit(("wage", "hours")), overrides=tuple(GARMENT_TAKEUP.items()),
+         variant="[takeup]"),
+    Case("garment_codes", "att_gt ITT", att_gt_fit(("wage", "hours"), ("simple", "group")),
+         se="conservative", overrides=tuple(GARMENT_TAKEUP.items()), variant="[takeup]"),
+    # garment_codes with domestic suppliers linked to exporting clusters: spillovers by exposure
+    Case("garment_codes", "exposure_did+twfe", exposure_fit(("wage", "hours")),
+         overrides=tuple(GARMENT_SUPPLIERS.items()), variant="[suppliers]"),
+    Case("garment_codes", "att_gt unlinked firms", unlinked_att_gt_fit(("wage", "hours")), se="conservative",
+         overrides=tuple(GARMENT_SUPPLIERS.items()), variant="[suppliers]"),
     # village_distribution: survey weights, three waves, women gain more
     Case("village_distribution", "att_gt",
          att_gt_fit(("income", "confidence", "cohesion"), ("simple", "group", "dynamic")),
          se="conservative"),
     Case("village_distribution", "subgroup_effects gender", subgroup_fit(("income", "confidence"), "gender")),
+    Case("village_distribution", "reweight_to_baseline gender", reweight_fit("income", "gender")),
     Case("village_distribution", "att_gt repeated cross-sections", att_gt_fit(("income",), ("simple",)),
          se="conservative", overrides=(("design", "repeated_cross_section"), ("firms_per_cluster", 40)),
          variant="[rcs]"),
