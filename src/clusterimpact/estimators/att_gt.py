@@ -156,8 +156,10 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
     as R ``did`` does.
     """
     # a finite total rules out missing outcomes in one read-only pass (Panel.column excludes inf)
-    bad = np.isnan(y) if x is not None or not np.isfinite(np.add.reduce(y)) else None
-    if x is not None:
+    # (likewise a finite covariate total: the row-wise check is ~8x slower than the sum)
+    x_bad = x is not None and not np.isfinite(np.add.reduce(x, axis=None))
+    bad = np.isnan(y) if x_bad or not np.isfinite(np.add.reduce(y)) else None
+    if x_bad:
         bad |= ~np.all(np.isfinite(x), axis=1)
     row_keep = None
     if bad is not None and bad.any():

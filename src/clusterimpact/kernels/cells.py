@@ -775,6 +775,7 @@ class _Design(NamedTuple):
     kernel: object  # drdid.PanelDesign, or None when ``reason`` says why not
     reason: str
     coef: np.ndarray | None  # the unweighted logit's coefficients (a warm start)
+    y: np.ndarray | None = None  # the units' (units, periods) outcomes, once gathered
 
 
 def _panel_design(x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str,
@@ -864,7 +865,9 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
             reason[j] = des.reason
             continue
         idx = des.idx
-        dy = ywide[idx, t] - ywide[idx, b]
+        if des.y is None:  # the design's outcome rows, gathered once for its cells
+            des = designs[key] = des._replace(y=ywide[idx])
+        dy = des.y[:, t] - des.y[:, b]
         try:
             with np.errstate(all="ignore"):
                 att[j], phi, reason[j] = _checked(des.kernel.estimate(dy))

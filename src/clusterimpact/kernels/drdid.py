@@ -105,7 +105,8 @@ def _prepare(d, x, weights, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             raise SpecificationError(f"x must have shape (n, k) with n = {n}, got {x.shape}.")
         if not np.all(np.isfinite(x)):
             raise SpecificationError("x contains non-finite values.")
-        if not np.any(np.all(x == x[:1], axis=0) & (x[0] != 0)):
+        if not (((x[:, 0] == x[0, 0]).all() and x[0, 0] != 0)  # the usual layout: one column pass
+                or np.any(np.all(x == x[:1], axis=0) & (x[0] != 0))):
             raise SpecificationError(
                 "x must contain an intercept (a constant non-zero column), as DRDID's int.cov does."
             )
