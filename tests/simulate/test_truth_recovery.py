@@ -340,6 +340,8 @@ def reweight_fit(y: str, by: str) -> Callable:
 
 
 # ------------------------------------------------------------------------------- the cases
+EXPOSURE_BIN_LABELS = tuple(f"{y} exposure_did {b}" for y in ("wage", "hours")
+                            for b in ("(0, 0.5]", "(0.5, 1]"))
 WOMEN_ONLY = (("outcomes", (Outcome("income", baseline=80.0, cluster_sd=10.0, unit_sd=25.0, time_sd=3.0,
                                     cluster_time_sd=6.0, noise_sd=15.0, rho=0.4,
                                     baseline_by={"gender": {"female": -20.0}}, effect=0.0,
@@ -380,7 +382,8 @@ CASES = [
          se="conservative", overrides=tuple(GARMENT_TAKEUP.items()), variant="[takeup]"),
     # garment_codes with domestic suppliers linked to exporting clusters: spillovers by exposure
     Case("garment_codes", "exposure_did+twfe", exposure_fit(("wage", "hours")),
-         overrides=tuple(GARMENT_SUPPLIERS.items()), variant="[suppliers]"),
+         overrides=tuple(GARMENT_SUPPLIERS.items()), variant="[suppliers]",
+         se_skip=EXPOSURE_BIN_LABELS),
     Case("garment_codes", "att_gt unlinked firms", unlinked_att_gt_fit(("wage", "hours")), se="conservative",
          overrides=tuple(GARMENT_SUPPLIERS.items()), variant="[suppliers]"),
     # village_distribution: survey weights, three waves, women gain more
@@ -447,3 +450,14 @@ def test_weighted_panel_is_weighted(method):
         def fit(panel):
             return ci.changes_in_changes(panel, "income", quantiles=[0.5], reps=2, seed=1).estimate
     assert not np.allclose(fit(sim.panel), fit(unweighted))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="exposure_did in few exposed clusters: about 10 domestic clusters "
+                   "have a treated partner (each bin fewer); with 250 replications the analytic SE of each "
+                   "bin is 22-29% below the spread of the estimates (exposure_twfe's CR1 slope: 12-14% "
+                   "below, within tolerance)")
+def test_exposure_did_se_in_few_exposed_clusters():
+    case = next(c for c in CASES if c.id == "garment_codes[suppliers]-exposure_did+twfe")
+    table = summarise(records((case.scenario, case.variant), SLOW_REPS)[case.id])
+    assert ((table.loc[list(EXPOSURE_BIN_LABELS), "se_ratio"] - 1).abs() <= SE_TOL).all()
