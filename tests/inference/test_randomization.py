@@ -167,3 +167,52 @@ def test_half_treated_six_clusters_cannot_reject_and_says_so():
     ri8 = _fit(_frame(n_clusters=8, treated=4, effect=50.0)).randomization(reps=999, conf_int=False)
     assert ri8.tidy()["p_value"][0] == pytest.approx(2 / 70)
     assert not any("cannot reject" in n for n in ri8.info["notes"])
+
+
+def test_randomized_ties_p_value_is_between_the_strict_and_counted_p():
+    """ties='randomize' puts U x (tied assignments) on top of the strictly larger ones: with
+    6 clusters half treated and a huge effect, the observed estimate and its sign-flipped twin
+    tie at the top, so p = 2U/20 lies in [0, 0.1]; the same seed gives the same p."""
+    res = _fit(_frame(n_clusters=6, treated=3, effect=50.0))
+    draws = [res.randomization(conf_int=False, ties="randomize", seed=s) for s in range(40)]
+    p = np.array([d.tidy()["p_value"][0] for d in draws])
+    assert ((p >= 0) & (p <= 0.1)).all() and np.unique(p).size == p.size
+    assert (p <= 0.05).mean() > 0.2                    # 2U/20 <= 0.05 iff U <= 0.5
+    again = res.randomization(conf_int=False, ties="randomize", seed=3).tidy()["p_value"][0]
+    assert again == p[3]
+    assert not any("cannot reject" in n for n in draws[0].info["notes"])
+    assert any("randomized over ties" in n for n in draws[0].info["notes"])
+    with pytest.raises(ci.SpecificationError, match="ties"):
+        res.randomization(ties="random")
+
+
+class _GridUniform:
+    """Stands in for a Generator: uniform() walks the midpoints of a fine grid on (0, 1)."""
+
+    def __init__(self, n: int):
+        self.u, self.k = (np.arange(n) + 0.5) / n, -1
+
+    def uniform(self) -> float:
+        self.k += 1
+        return float(self.u[self.k % self.u.size])
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.3])
+def test_randomized_ri_has_exact_size_under_the_sharp_null(alpha):
+    """Under the sharp null the observed assignment is uniform over the enumerated ones, so
+    P(p <= alpha) = average over assignments b of P_U(p_b <= alpha), which must equal alpha
+    exactly for the randomized rule and falls short of it for the counted rule when the grid
+    is coarse. Statistics: the 20 TWFE estimates of every 3-of-6 assignment (tied in pairs)."""
+    from clusterimpact.inference.randomization import ri_p_value
+
+    df = _frame(n_clusters=6, treated=3)
+    theta = np.array([_fit(df.assign(g=np.where(df["c"].isin(t), 2, 0))).estimate[0]
+                      for t in itertools.combinations(range(6), 3)])
+    assert np.unique(np.round(np.abs(theta), 10)).size == 10          # ten tied pairs
+    n_u = 2000
+    rejections = [np.mean([ri_p_value(theta, obs, True, g) <= alpha
+                           for g in [_GridUniform(n_u)] for _ in range(n_u)])
+                  for obs in theta]
+    assert np.mean(rejections) == pytest.approx(alpha, abs=1 / n_u)
+    counted = np.mean([ri_p_value(theta, obs, True) <= alpha for obs in theta])
+    assert counted == pytest.approx(np.floor(alpha * 10) / 10)        # pairs: multiples of 0.1

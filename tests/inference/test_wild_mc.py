@@ -8,23 +8,25 @@ critical values, CR2 with Bell-McCaffrey df, WCR (Rademacher: all 2^G sign vecto
 9,999 draws), WCU Rademacher, and randomization inference over all C(G, G/2) assignments.
 
 Full run (``-m slow``, 4,000 replications a cell, MC s.e. 0.3 points at 5%), rejection rates
-at 5% in percent; the last two columns use RI as a control variate (``_rates``): RI's rate is
+at 5% in percent; "WCR adj" and "CR2 adj" use RI as a control variate (``_rates``): RI's rate is
 known exactly, and its Monte Carlo error is shared by the other methods (same data), so
 subtracting it removes most of their noise (G = 10 with equal clusters drew an unlucky sample:
-RI 6.1 % against an exact 4.8 %):
+RI 6.1 % against an exact 4.8 %). "RI rand" is RI with the p-value randomized over ties
+(``res.randomization(ties="randomize")``), whose size is exactly 5 % by construction (raw
+rates shown; with the control variate 4.7 % to 5.4 % in every cell):
 
-======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======
-G       sizes    CR1 t  CR1 z  CR2    WCR rad  WCR webb  WCU rad  RI     WCR adj  CR2 adj
-======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======
-6       equal      7.9   14.4    4.6      5.3       8.0      3.8    0.0      5.3     4.6
-6       1-12      12.6   22.0    5.2      4.5       8.0      8.8    0.0      4.5     5.2
-8       equal      6.8   11.2    5.0      5.9       6.5      5.0    2.9      5.8     5.0
-8       1-12      10.6   15.6    5.1      6.3       7.0      7.0    2.6      6.5     5.2
-10      equal      7.7   11.6    6.2      6.8       7.0      6.0    6.1      5.5     5.1
-10      1-12       7.5   12.0    4.1      4.6       4.8      5.6    3.8      5.5     4.8
-12      equal      5.9    8.5    4.9      5.2       5.3      4.4    4.8      5.4     5.0
-12      1-12       8.0   11.5    5.0      5.3       5.5      5.2    4.4      5.8     5.4
-======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======
+======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======  =======
+G       sizes    CR1 t  CR1 z  CR2    WCR rad  WCR webb  WCU rad  RI     WCR adj  CR2 adj  RI rand
+======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======  =======
+6       equal      7.9   14.4    4.6      5.3       8.0      3.8    0.0      5.3     4.6      5.4
+6       1-12      12.6   22.0    5.2      4.5       8.0      8.8    0.0      4.5     5.2      4.7
+8       equal      6.8   11.2    5.0      5.9       6.5      5.0    2.9      5.8     5.0      4.8
+8       1-12      10.6   15.6    5.1      6.3       7.0      7.0    2.6      6.5     5.2      4.9
+10      equal      7.7   11.6    6.2      6.8       7.0      6.0    6.1      5.5     5.1      6.3
+10      1-12       7.5   12.0    4.1      4.6       4.8      5.6    3.8      5.5     4.8      4.0
+12      equal      5.9    8.5    4.9      5.2       5.3      4.4    4.8      5.4     5.0      4.9
+12      1-12       8.0   11.5    5.0      5.3       5.5      5.2    4.4      5.8     5.4      4.5
+======  =======  =====  =====  =====  =======  ========  =======  =====  =======  ======  =======
 
 Exact benchmarks, not estimates: swapping treated and control flips the sign of the estimate
 (the post-period dummy is absorbed), so RI's C(G, G/2) assignments come in tied pairs and an
@@ -52,6 +54,7 @@ from scipy import stats
 
 import clusterimpact as ci
 from clusterimpact.inference import wild
+from clusterimpact.inference.randomization import ri_p_value
 
 T, ADOPT = 6, 4
 EXACT_RI = {6: 0.0, 8: 2 / 70, 10: 12 / 252, 12: 46 / 924}  # see the module docstring
@@ -74,8 +77,9 @@ def _fit(df: pd.DataFrame):
     return ci.twfe(ci.Panel(df, unit="u", time="t", cohort="g", cluster="c"), "y")
 
 
-def _ri_pvalue(df: pd.DataFrame, g: int) -> float:
-    """Exact RI p-value of the TWFE estimate over all C(G, G/2) assignments.
+def _ri_pvalue(df: pd.DataFrame, g: int, rng: np.random.Generator | None = None) -> float:
+    """Exact RI p-value of the TWFE estimate over all C(G, G/2) assignments (randomized over
+    ties, ``ties="randomize"``, when ``rng`` is given).
 
     Balanced panel, one adoption date: the double-demeaned treatment is
     :math:`(s_c - \\bar s)(post_t - \\bar p)`, so the estimate under treated set ``s`` is
@@ -94,7 +98,7 @@ def _ri_pvalue(df: pd.DataFrame, g: int) -> float:
     s = np.vstack([observed, s])
     n, n1 = nc.sum(), s @ nc
     beta = (s @ zc - n1 / n * zc.sum()) / ((pc @ pc) * (n1 - n1 ** 2 / n))
-    return float(np.mean(np.abs(beta[1:]) >= abs(beta[0]) - 1e-10 * max(1.0, abs(beta[0]))))
+    return ri_p_value(beta[1:], beta[0], exact=True, rng=rng)
 
 
 def _wild_pvalue(res, weights: str, impose_null: bool, seed: int) -> float:
@@ -118,6 +122,7 @@ def _replicate(df: pd.DataFrame, seed: int) -> dict[str, float]:
         "wcr_webb": _wild_pvalue(res, "webb", True, seed),
         "wcu_rad": _wild_pvalue(res, "rademacher", False, seed),
         "ri": _ri_pvalue(df, df["c"].nunique()),
+        "ri_rand": _ri_pvalue(df, df["c"].nunique(), np.random.default_rng(seed)),
     }
 
 
@@ -155,6 +160,8 @@ def test_study_shortcuts_match_public_methods():
             ri = res.randomization(reps=999, conf_int=False).tidy()
             assert bool(ri["exact"][0])
             assert fast["ri"] == pytest.approx(ri["p_value"][0], abs=1e-12)
+            ri_rand = res.randomization(conf_int=False, ties="randomize", seed=3).tidy()
+            assert fast["ri_rand"] == pytest.approx(ri_rand["p_value"][0], abs=1e-12)
             assert fast["cr1_t"] == pytest.approx(res.tidy()["p_value"][0], rel=1e-10)
             assert fast["cr2"] == pytest.approx(res.with_vcov("CR2").tidy()["p_value"][0], rel=1e-10)
             for key, options in (("wcr_rad", {}), ("wcr_webb", {"weights": "webb"}),
@@ -174,6 +181,8 @@ def test_few_cluster_rejection_rates():
     assert six["cr1_t"] > 0.08                          # full run: 12 %
     assert six["ri"] == 0.0                             # exact: the smallest RI p-value is 2/20
     assert 0.015 <= ten["ri"] <= 0.085                  # exact: 4.8 % in expectation
+    for rates in (six, ten):                            # randomized over ties: exactly 5 %
+        assert 0.015 <= rates["ri_rand"] <= 0.085
 
 
 @pytest.mark.slow
@@ -196,4 +205,5 @@ def test_few_cluster_rejection_rates_full(g, equal):
     if not equal:
         assert adj["cr1_t"] > 0.06 + band               # so does t(G-1) with unequal clusters
     assert 0.04 - band <= adj["wcr_rad"] <= 0.06 + band
+    assert abs(adj["ri_rand"] - 0.05) <= band          # randomized RI: exactly 5 % by construction
     assert 0.04 - band <= adj["cr2"] <= 0.06 + band

@@ -220,8 +220,9 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
                   strata: str | Sequence[str] | None = None,
                   statistic: Literal["estimate", "t"] = "estimate", term: int | str | None = None,
                   alpha: float | None = None, refit: RefitSpec | None = None,
-                  conf_int: bool = True, conley_taber: bool | None = None):
-    """Randomization inference that re-assigns roll-out dates across clusters.
+                  conf_int: bool = True, conley_taber: bool | None = None,
+                  ties: Literal["count", "randomize"] = "count"):
+    r"""Randomization inference that re-assigns roll-out dates across clusters.
 
     Parameters
     ----------
@@ -249,6 +250,20 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
         Add Conley-Taber intervals (with the Ferman-Pinto size correction) when one or
         two clusters are treated; default: whenever that is the case and the result is
         a regression.
+    ties
+        ``"count"`` (default): re-assignments whose statistic ties with the observed
+        one count as at least as extreme, the conservative p-value
+        :math:`\#\{|T_b| \ge |T|\} / B`. ``"randomize"``: the randomized
+        p-value :math:`(\#\{|T_b| > |T|\} + U\,\#\{|T_b| = |T|\}) / B` with
+        :math:`U \sim U(0, 1)` drawn from ``seed`` (Lehmann & Romano 2005, sec. 15.2;
+        Young 2019), whose rejection probability under the sharp null is exactly the
+        level, however coarse the assignment grid. With few clusters the grid is coarse
+        (6 clusters, half treated: 20 assignments tied in pairs, smallest counted
+        p-value 0.1), so the counted test cannot reject at 5% while the randomized one
+        has size exactly 5%; the price is that two analysts with different seeds can
+        reach different conclusions on the same data, so report the seed. The interval
+        always uses the counted rule. With sampled (not enumerated) assignments the
+        observed statistic counts as one more tie.
 
     Returns
     -------
@@ -274,6 +289,8 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
                                  "(no info['refit']); pass refit=RefitSpec(panel, fit, outcome).")
     if statistic not in ("estimate", "t"):
         raise SpecificationError(f"statistic must be 'estimate' or 't', got {statistic!r}.")
+    if ties not in ("count", "randomize"):
+        raise SpecificationError(f"ties must be 'count' or 'randomize', got {ties!r}.")
     panel = spec.panel
     if not pd.api.types.is_numeric_dtype(panel.data[panel.time]):
         raise SpecificationError("Randomization inference needs a numeric time column (cohorts are "
@@ -311,11 +328,13 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
                 bar.update(1)
     if bar:
         bar.close()
-    hits = np.abs(theta) >= abs(obs) - 1e-10 * max(1.0, abs(obs))
-    p = float(hits.mean()) if exact else float((1 + hits.sum()) / (1 + hits.size))
+    p = ri_p_value(theta, obs, exact, rng if ties == "randomize" else None)
     notes = [f"{'All' if exact else 'Random'} {len(plans)} re-assignment(s) of roll-out dates across "
              f"{g} clusters{' within strata' if strata is not None else ''}"
              f"{' (exact test)' if exact else ''}."]
+    if ties == "randomize":
+        notes.append("p-value randomized over ties (ties='randomize'): exact size under the sharp "
+                     "null; it depends on the seed.")
     if want_ci:
         low, high = _interval(float(result.estimate[row]), c_obs, theta, c, alpha, exact)
         notes.append("Interval: RI test inverted under a constant additive effect.")
@@ -332,12 +351,42 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
         ct = _conley_taber_for(result, panel, row, alpha, n_treated, notes)
         extra.update(ct)
     p_min = _smallest_p(theta, exact)
-    if p_min > alpha:
+    if p_min > alpha and ties == "count":
         notes.append(f"With these {len(plans)} assignments the smallest attainable p-value is "
                      f"{p_min:.3g} > {alpha}: this test cannot reject at level {alpha} (assignments "
                      "whose estimates tie in absolute value, e.g. treated and control swapped in "
                      "a half-treated design, count together).")
     return _package(result, row, extra, notes, statistic)
+
+
+def ri_p_value(theta: np.ndarray, obs: float, exact: bool,
+               rng: np.random.Generator | None = None) -> float:
+    r"""Two-sided randomization p-value of ``obs`` against the re-assignment statistics ``theta``.
+
+    Counted (``rng=None``): :math:`\#\{|T_b| \ge |T|\} / B` when the ``B``
+    assignments are all of them (the observed one among them), else
+    :math:`(1 + \#\{|T_b| \ge |T|\}) / (1 + B)`. Randomized (a Generator):
+    ties (equal up to a relative 1e-10) count with weight :math:`U \sim U(0, 1)`,
+    :math:`(\#\{|T_b| > |T|\} + U\,\#\{|T_b| = |T|\}) / B` (plus one tie
+    and one assignment when sampled), so that :math:`P(p \le \alpha) = \alpha`
+    exactly under the sharp null (Lehmann & Romano 2005, sec. 15.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta = np.array([-2.0, -1.0, 1.0, 2.0])      # all 4 assignments; observed 2.0
+    >>> ri_p_value(theta, 2.0, exact=True)
+    0.5
+    >>> 0.0 <= ri_p_value(theta, 2.0, exact=True, rng=np.random.default_rng(0)) <= 0.5
+    True
+    """
+    a, ref = np.abs(theta), abs(obs)
+    tol = 1e-10 * max(1.0, ref)
+    above, tied = int(np.sum(a > ref + tol)), int(np.sum(np.abs(a - ref) <= tol))
+    extra = 0 if exact else 1
+    if rng is None:
+        return float(above + tied + extra) / (a.size + extra)
+    return float(above + rng.uniform() * (tied + extra)) / (a.size + extra)
 
 
 def _smallest_p(theta: np.ndarray, exact: bool) -> float:
