@@ -659,13 +659,14 @@ def _kernels(method: str, panel: bool):
     return {"dr": drdid.drdid_rc, "reg": drdid.reg_did_rc, "ipw": drdid.std_ipw_did_rc}[method]
 
 
-def _guard(x: np.ndarray, d: np.ndarray, method: str, start: np.ndarray | None = None
-           ) -> tuple[str, object]:
+def _guard(x: np.ndarray, d: np.ndarray, method: str, start: np.ndarray | None = None,
+           rank: str | None = None) -> tuple[str, object]:
     """R ``did``'s per-cell checks: overlap of an unweighted logit, rank among comparisons.
 
     Returns the reason a cell cannot be estimated (``""`` if it can) and the
     unweighted logit fit (``None`` without one). ``start`` is a starting value
-    for the logit's Newton iterations (e.g. a neighbouring cell's coefficients).
+    for the logit's Newton iterations (e.g. a neighbouring cell's coefficients);
+    ``rank`` is :func:`_rank_reason` when the caller has it already.
     """
     from clusterimpact.errors import EstimationError
     from clusterimpact.kernels.propensity import fit_logit
@@ -681,13 +682,21 @@ def _guard(x: np.ndarray, d: np.ndarray, method: str, start: np.ndarray | None =
         if fit.fitted.max() >= 0.999:
             return "overlap violated (propensity score >= 0.999)", None
     if method in ("dr", "reg"):
-        xc = x[d == 0]
-        gram = xc.T @ xc
-        with np.errstate(all="ignore"):
-            cond = np.linalg.cond(gram, 1) if xc.shape[0] else np.inf
-        if not np.isfinite(cond) or 1.0 / cond < np.finfo(float).eps:
-            return "singular covariate design among comparison units", None
+        rank = _rank_reason(x, d) if rank is None else rank
+        if rank:
+            return rank, None
     return "", fit
+
+
+def _rank_reason(x: np.ndarray, d: np.ndarray) -> str:
+    """R ``did``'s rank check of the comparison units' (unweighted) covariate Gram matrix."""
+    xc = x[d == 0]
+    gram = xc.T @ xc
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(gram, 1) if xc.shape[0] else np.inf
+    if not np.isfinite(cond) or 1.0 / cond < np.finfo(float).eps:
+        return "singular covariate design among comparison units"
+    return ""
 
 
 def _takes_pscore(fn) -> bool:
@@ -779,19 +788,38 @@ class _Design(NamedTuple):
 
 
 def _panel_design(x: np.ndarray, d: np.ndarray, w: np.ndarray, method: str,
-                  start: np.ndarray | None) -> tuple[object, str, np.ndarray | None]:
+                  start: np.ndarray | None, shared: dict | None = None
+                  ) -> tuple[object, str, np.ndarray | None]:
+    """Checks and :class:`~clusterimpact.kernels.drdid.PanelDesign` of one 2x2 design.
+
+    ``shared`` holds what depends only on the comparison units (same units,
+    covariates and unit weights of one): R ``did``'s rank check and the
+    comparison-group regression's factor, reused by designs that differ in
+    their treated units only.
+    """
     from clusterimpact.kernels.drdid import PanelDesign
 
-    reason, fit = _guard(x, d, method, start)
+    rank = None
+    if shared is not None and method in ("dr", "reg"):
+        if "rank" not in shared:
+            shared["rank"] = _rank_reason(x, d)
+        rank = shared["rank"]
+    reason, fit = _guard(x, d, method, start, rank)
     if reason:
         return None, reason, None
+    unit_w = (w == 1.0).all()
     # with unit weights the kernel's weighted logit is the check's unweighted one: reuse it
-    pscore = fit.fitted if fit is not None and (w == 1.0).all() else None
+    pscore = fit.fitted if fit is not None and unit_w else None
+    # the comparison-group factor depends on the weights normalised over the whole design:
+    # shared only when every weight is one
+    wls = shared.get("wls") if shared is not None and unit_w else None
     try:
         with np.errstate(all="ignore"):
-            kernel = PanelDesign(d, x, w, method=method, pscore=pscore)
+            kernel = PanelDesign(d, x, w, method=method, pscore=pscore, comparison_wls=wls)
     except _caught() as err:
         return None, f"2x2 estimation failed: {str(err).splitlines()[0]}", None
+    if shared is not None and unit_w and kernel.comparison_wls is not None:
+        shared["wls"] = kernel.comparison_wls
     return kernel, "", None if fit is None else fit.coef
 
 
@@ -812,8 +840,11 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
     :class:`~clusterimpact.kernels.drdid.PanelDesign`: the propensity score,
     R ``did``'s checks and the comparison-group QR factor are computed once and
     only the outcome regression's right-hand side changes per cell (the numbers
-    are those of separate kernel calls). Otherwise each design's logit starts
-    from the coefficients of the previous design of the same cohort.
+    are those of separate kernel calls). Designs with the same comparison units
+    and covariates (e.g. every cohort against the never treated) share R ``did``'s
+    rank check and, with unit weights of one, the comparison-group QR factor.
+    Each design's logit starts from the coefficients of the previous design of
+    the same cohort when that start is better than the intercept-only one.
 
     Notes
     -----
@@ -845,6 +876,7 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
     x_class = _period_classes(xwide)
     designs: dict[tuple, _Design] = {}
     last_coef: dict[bytes, np.ndarray] = {}  # warm starts per treated set
+    comparison: dict[tuple, dict] = {}  # per comparison set and covariate class (_panel_design)
     for j in range(k):
         if plan.reference[j]:
             att[j], reason[j] = 0.0, REASONS[REFERENCE]
@@ -856,8 +888,9 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
         des = designs.get(key)
         if des is None:
             x_p = xwide[p] if isinstance(xwide, list) else xwide[:, p]
+            shared = comparison.setdefault((key[1], p), {})
             des = designs[key] = _cell_design(treated[j], control[j], safe_cg, in_sample, x_p,
-                                              unit_weight, method, last_coef.get(tkey))
+                                              unit_weight, method, last_coef.get(tkey), shared)
             if des.coef is not None:
                 last_coef[tkey] = des.coef
         n_t[j], n_c[j] = des.n_t, des.n_c
@@ -880,7 +913,7 @@ def kernel_panel_cells(ywide: np.ndarray, xwide: np.ndarray | list[np.ndarray],
 
 def _cell_design(treated: np.ndarray, control: np.ndarray, safe_cg: np.ndarray,
                  in_sample: np.ndarray, x_all: np.ndarray, unit_weight: np.ndarray, method: str,
-                 start: np.ndarray | None) -> _Design:
+                 start: np.ndarray | None, shared: dict | None = None) -> _Design:
     is_t = treated[safe_cg] & in_sample
     is_c = control[safe_cg] & in_sample
     n_t, n_c = int(is_t.sum()), int(is_c.sum())
@@ -888,7 +921,7 @@ def _cell_design(treated: np.ndarray, control: np.ndarray, safe_cg: np.ndarray,
         return _Design(None, n_t, n_c, None, REASONS[NO_TREATED if n_t == 0 else NO_CONTROL], None)
     idx = np.flatnonzero(is_t | is_c)
     kernel, why, coef = _panel_design(x_all[idx], is_t[idx].astype(float), unit_weight[idx],
-                                      method, start)
+                                      method, start, shared)
     return _Design(idx, n_t, n_c, kernel, why, coef)
 
 

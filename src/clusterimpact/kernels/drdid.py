@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from clusterimpact.errors import EstimationError, SpecificationError
-from clusterimpact.kernels.ols import WLSFit, fit_wls, wls_design
+from clusterimpact.kernels.ols import WLSDesign, WLSFit, fit_wls, wls_design
 from clusterimpact.kernels.propensity import _SpdSolver, fit_ipt, fit_logit
 
 __all__ = [
@@ -213,6 +213,12 @@ class PanelDesign:
     method
         ``"dr"`` (:func:`drdid_panel`), ``"reg"`` (:func:`reg_did_panel`) or
         ``"ipw"`` (:func:`std_ipw_did_panel`).
+    comparison_wls
+        The comparison-group regression's factor built on the comparison rows
+        alone, ``wls_design(x[d == 0], w[d == 0], ...)`` with ``w`` the weights
+        normalised to mean one over this design (as :attr:`comparison_wls` of a
+        design with the same comparison units, covariates and normalised weights);
+        ``None`` to build it.
 
     Examples
     --------
@@ -223,14 +229,16 @@ class PanelDesign:
     """
 
     def __init__(self, d, x=None, weights=None, *, method: str = "dr", trim_level: float = 0.995,
-                 pscore: np.ndarray | None = None) -> None:
+                 pscore: np.ndarray | None = None, comparison_wls: WLSDesign | None = None
+                 ) -> None:
         if method not in ("dr", "reg", "ipw"):
             raise SpecificationError(f"method must be 'dr', 'reg' or 'ipw', got {method!r}.")
         n = np.size(d)
         d, x, w = _prepare(d, x, weights, n)
         self.method, self.n, self.x = method, n, x
+        self.comparison_wls = None
         if method == "reg":
-            self.wls = wls_design(x, w, "comparison-group outcome", d == 0)
+            self.wls = self._comparison_fit(x, d, w, comparison_wls)
             self.w_t = w * d
             self.mw_t = self.w_t.mean()
             self.w_ctrl = w * (1.0 - d)
@@ -238,7 +246,7 @@ class PanelDesign:
             return
         ps, keep = _pscore(x, d, w, trim_level, fitted=pscore)
         if method == "dr":
-            self.wls = wls_design(x, w, "comparison-group outcome", d == 0)
+            self.wls = self._comparison_fit(x, d, w, comparison_wls)
         self.w_t = keep * w * d
         self.w_c = keep * w * ps * (1.0 - d) / (1.0 - ps)
         self.mw_t = self.w_t.mean()
@@ -249,6 +257,19 @@ class PanelDesign:
             solve = _gram_solver(self.wls)
             self.xh_t = x @ solve(_colmeans(self.w_t, x), n)
             self.xh_c = x @ solve(_colmeans(self.w_c, x), n)
+
+    def _comparison_fit(self, x, d, w, shared: WLSDesign | None) -> WLSDesign:
+        """The comparison-group regression's factor, on this design's rows.
+
+        Built on the comparison rows alone and re-indexed: the same arithmetic
+        as ``wls_design(x, w, what, d == 0)``, and shareable between designs.
+        """
+        ctrl = d == 0
+        if shared is None:
+            shared = wls_design(x[ctrl], w[ctrl], "comparison-group outcome")
+        self.comparison_wls = shared
+        rows = None if shared.rows is None else np.flatnonzero(ctrl)[shared.rows]
+        return shared._replace(rows=rows, subset=ctrl)
 
     def estimate(self, delta_y) -> DidKernelResult:
         """ATT and influence function for the outcome change ``delta_y``.
