@@ -92,5 +92,5 @@ KNOWN: set[tuple[str, str]] = {
     ("staggered", "event_study sun_abraham e=0..3"),
     ("staggered", "event_study imputation e=0..3"),
     ("unbalanced", "event_study imputation e=0..3"),
-    ("block", "synthetic_did placebo SE"),
+    ("staggered_large", "att_gt dynamic e=0..3"),
 }
