@@ -90,7 +90,5 @@ def test_full_monte_carlo_claims():
 # with the reason and the recommended alternative
 KNOWN: set[tuple[str, str]] = {
     ("staggered", "event_study sun_abraham e=0..3"),
-    ("staggered", "event_study imputation e=0..3"),
-    ("unbalanced", "event_study imputation e=0..3"),
     ("staggered_large", "att_gt dynamic e=0..3"),
 }
