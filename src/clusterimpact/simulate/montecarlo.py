@@ -181,6 +181,18 @@ def _wild_att(sim: Simulation) -> list[Record]:
     return [_row(tidy, sim.aggregate_truth("simple")["effect"].iloc[0])]
 
 
+def _wild_group(sim: Simulation) -> list[Record]:
+    agg = ci.att_gt(sim.panel, "y").aggregate("group")
+    tidy = agg.wild_bootstrap(reps=999, seed=sim.seed).tidy().set_index("cohort")
+    truth = sim.aggregate_truth("group").set_index("cohort")["effect"]
+    return [_row(tidy.loc[[g]], truth.loc[g], f"g={g}") for g in truth.index if g in tidy.index]
+
+
+def _wild_dynamic(sim: Simulation) -> list[Record]:
+    agg = ci.att_gt(sim.panel, "y").aggregate("dynamic", min_e=min(EVENT_TIMES), max_e=max(EVENT_TIMES))
+    return _event_rows(agg.wild_bootstrap(reps=999, seed=sim.seed).tidy(), sim)
+
+
 def _pvalue(source: Callable[[Simulation], float]) -> Estimator:
     def run(sim: Simulation) -> list[Record]:
         return [("H0: no effect", float(source(sim)))]
@@ -232,12 +244,19 @@ _PER_COHORT = ("the analytic (influence-function) SEs, the variance R did uses, 
                "about 90% and dynamic ones 92-94% (per-cell ATT(g,t) coverage is about 91% with fixed "
                "cohort sizes too); the excess shrinks like 1/(clusters per cohort), to about 1.07 with "
                "30 per cohort (staggered_large). With about 10 clusters per cohort use "
-               "res.wild_bootstrap() (measured for the simple aggregate, next rows)")
+               "res.wild_bootstrap(): it restores the dynamic and simple aggregates (94.1% and 94.7%, "
+               "rows below) but not the cohort-level ones")
+_PER_COHORT_WILD = ("each cohort's effect rests on its own ~10 treated clusters, and the score wild "
+                    "bootstrap, which resamples those same clusters, covers 91% (analytic: 90%): no "
+                    "interval in the package reaches 93% for a single cohort here. Report cohort-level "
+                    "effects from about 10 treated clusters as indicative; with about 30 per cohort "
+                    "(staggered_large) the analytic intervals cover 93.5%")
 _LARGE = ("with about 30 clusters per cohort the cohort-level t-ratios still spread about 1.07 times as "
           "wide as a standard normal (the finite-cluster bias of the influence-function variance, "
           "without a small-sample factor as in R did), so per-cohort and per-event-time coverage is "
           "92.8-94.8%: event time 2 falls 3 Monte Carlo s.e. below 95%. For cohort- or event-time-level "
-          "inference with a few dozen clusters per cohort, check with res.wild_bootstrap()")
+          "inference with a few dozen clusters per cohort use res.wild_bootstrap(): 94.2% [93.3%-95.7%] "
+          "(next row)")
 _OBSERVED = ("estimates the effect averaged over the treated observations present at each event time; "
              "with attrition that weights early cohorts more than att_gt's cohort-size weights, so the "
              "truth here is row-weighted (att_gt and the imputation estimator target different "
@@ -290,6 +309,9 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
                Check("att_gt group g=3,5,7", _att_group, claims="", note=_PER_COHORT),
                Check("att_gt dynamic e=0..3", _att_dynamic, claims="", note=_PER_COHORT),
                Check("att_gt simple, score wild bootstrap CI", _wild_att),
+               Check("att_gt group g=3,5,7, score wild bootstrap CI", _wild_group, claims="",
+                     note=_PER_COHORT_WILD),
+               Check("att_gt dynamic e=0..3, score wild bootstrap CI", _wild_dynamic),
            )),
     Design("staggered_large", "staggered_random with 120 clusters (about 30 per cohort and 30 never "
            "treated): the design where att_gt's analytic intervals are claimed",
@@ -300,6 +322,7 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
                Check("att_gt simple (reg)", _att_simple(method="reg")),
                Check("att_gt group g=3,5,7", _att_group, note=_LARGE),
                Check("att_gt dynamic e=0..3", _att_dynamic, note=_LARGE),
+               Check("att_gt dynamic e=0..3, score wild bootstrap CI", _wild_dynamic),
            )),
     Design("homogeneous", "staggered_basic with one constant effect (1.0) in every cell: the design "
            "where a static TWFE is valid", "staggered_basic",
