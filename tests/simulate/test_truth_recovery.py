@@ -436,10 +436,10 @@ def test_subgroup_se_in_few_clusters():
     assert abs(table.loc["earnings factory", "se_ratio"] - 1) <= SE_TOL
 
 
-@pytest.mark.xfail(strict=True, reason="ddd and changes_in_changes ignore the Panel's survey weights "
-                   "(att_gt uses them), so on village_distribution they estimate the unweighted effect")
 @pytest.mark.parametrize("method", ["ddd", "cic"])
 def test_weighted_panel_is_weighted(method):
+    """ddd and changes_in_changes use the Panel's sampling weights, as att_gt does (they used to
+    ignore them and estimate the unweighted effect on village_distribution)."""
     sim = ci.simulate.scenario("village_distribution", seed=1)
     unweighted = ci.Panel(sim.data, unit="respondent_id", time="period", cohort="cohort",
                           cluster="village_id")

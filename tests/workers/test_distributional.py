@@ -26,6 +26,36 @@ def test_cic_and_qdid_hand_computed():
     np.testing.assert_allclose(qd.estimate, [(8 - 3.5) - (5 - 2.5), 5 - 2 - 2 + 1, 7 - 3 - 4 + 2])
 
 
+
+def _weighted_cells(y00, y01, y10, y11, w_control, w_treated):
+    panel = _four_cells(y00, y01, y10, y11)
+    w = {f"0-{i}": v for i, v in enumerate(w_control)} | {f"2-{i}": v for i, v in enumerate(w_treated)}
+    data = panel.data.assign(w=lambda d: d["id"].map(w).astype(float))
+    return ci.Panel(data, unit="id", time="t", cohort="g", cluster="cl", weights="w")
+
+
+def test_cic_and_qdid_with_weights_equal_replicated_units():
+    """Sampling weights enter through weighted empirical distributions, so integer weights give
+    exactly the estimates of the panel with each unit repeated that many times (before, the
+    weights were silently ignored)."""
+    y00, y01, y10, y11 = [1, 2, 3, 4], [2, 4, 6, 8], [2, 3, 4, 5], [5, 7, 9, 11]
+    wc, wt = [3, 1, 1, 2], [1, 4, 2, 1]
+    weighted = _weighted_cells(y00, y01, y10, y11, wc, wt)
+    rep = _four_cells(np.repeat(y00, wc), np.repeat(y01, wc), np.repeat(y10, wt), np.repeat(y11, wt))
+    for fit in (ci.changes_in_changes, ci.workers.quantile_did):
+        a = fit(weighted, "y", quantiles=[0.2, 0.25, 0.5, 0.75, 0.9], reps=9, seed=0).estimate
+        b = fit(rep, "y", quantiles=[0.2, 0.25, 0.5, 0.75, 0.9], reps=9, seed=0).estimate
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # hand check of the weighted CiC mean: F00 and F01 carry the control weights (3,1,1,2)/7, so
+    # k(2,3,4,5) = F01^{-1}(F00(2,3,4,5)) = F01^{-1}(4/7, 5/7, 1, 1) = (4, 6, 8, 8), averaged with
+    # the treated weights (1,4,2,1)
+    cic = ci.changes_in_changes(weighted, "y", quantiles=[0.5], reps=9, seed=0)
+    counter = np.average([4, 6, 8, 8], weights=wt)
+    assert cic.estimate[0] == pytest.approx(np.average(y11, weights=wt) - counter, rel=1e-12)
+    unweighted = ci.changes_in_changes(_four_cells(y00, y01, y10, y11), "y", quantiles=[0.5], reps=9,
+                                       seed=0)
+    assert abs(unweighted.estimate[0] - cic.estimate[0]) > 0.1
+
 def test_cic_recovers_shift_and_is_transformation_invariant():
     rng = np.random.default_rng(1)
     n = 1000

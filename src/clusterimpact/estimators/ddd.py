@@ -34,6 +34,7 @@ from clusterimpact.errors import (
     SpecificationError,
     suggest,
 )
+from clusterimpact.estimators.att_gt import _unit_weights
 from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.kernels import drdid as kernels
 from clusterimpact.results.base import Result
@@ -91,12 +92,16 @@ class DDDResult(Result):
     cell_cohort: np.ndarray | None = None
     cell_time: np.ndarray | None = None
     target_unit_cohort: np.ndarray | None = None
+    #: sampling weight of each influence row (unit or row), mean one; None when unweighted
+    row_weight: np.ndarray | None = None
     survey: SurveyDesign | None = None
 
     def aggregate(self, kind: Literal["simple", "dynamic", "group"] = "simple") -> Result:
         """Aggregate the ATT(g,t) as R ``did`` does (weights = target units per cohort).
 
-        ``"simple"``: post-treatment cells weighted by cohort size; ``"dynamic"``:
+        Cohort sizes are weighted by the sampling weights when the panel has them
+        (R did's weighted group probabilities). ``"simple"``: post-treatment cells
+        weighted by cohort size; ``"dynamic"``:
         by event time; ``"group"``: by cohort. The influence of the estimated
         weights is included.
 
@@ -115,7 +120,8 @@ class DDDResult(Result):
         ok = np.isfinite(self.estimate)
         psi = self.influence
         tgt = self.target_unit_cohort
-        share = {c: float(np.mean(tgt == c)) for c in np.unique(g)}
+        w_row = np.ones(tgt.size) if self.row_weight is None else self.row_weight
+        share = {c: float(np.mean(w_row * (tgt == c))) for c in np.unique(g)}
 
         def combine(cells: np.ndarray, equal: bool = False) -> tuple[float, np.ndarray]:
             p = np.array([share[c] for c in g[cells]])
@@ -124,8 +130,8 @@ class DDDResult(Result):
             col = psi[:, cells] @ w
             if not equal:
                 dev = self.estimate[cells] - theta
-                member = tgt[:, None] == g[cells][None, :]
-                col = col + member.astype(float) @ dev / p.sum()
+                member = (tgt[:, None] == g[cells][None, :]) * w_row[:, None]
+                col = col + member @ dev / p.sum()
             return theta, col
 
         keys, est, cols = [], [], []
@@ -309,6 +315,8 @@ def ddd(
                       "period.", DroppedRowsWarning, stacklevel=2)
     cohort = panel.unit_cohort[keep]
     wide, q, cluster = wide[keep], q[keep], panel.unit_cluster[keep]
+    w = _unit_weights(panel)[keep] if panel.has_weights else None
+    w = None if w is None else w / w.mean()
     x = None if x is None else x[keep]
     if q.all() or not q.any():
         raise SpecificationError("ddd needs units both in and outside the target subgroup.")
@@ -337,7 +345,8 @@ def ddd(
                         raise EstimationError("an empty cell")
                     xs = None if x is None else x[rows]
                     args = {"trim_level": trim_level} if method != "reg" else {}
-                    res = fn(dy[rows], cell_a[rows].astype(float), xs, None, **args)
+                    res = fn(dy[rows], cell_a[rows].astype(float), xs, None if w is None else w[rows],
+                             **args)
                     att += sign * res.att
                     psi[rows] += sign * res.influence * (n / rows.size)
             except EstimationError as err:
@@ -362,7 +371,7 @@ def ddd(
                      dof=None if panel.survey is None else panel.survey.df,
                      influence=infl, cluster=cluster, survey=panel.survey,
                      cell_cohort=np.array(rows_g, dtype=float),
-                     cell_time=np.array(rows_t, dtype=float), target_unit_cohort=tgt)
+                     cell_time=np.array(rows_t, dtype=float), target_unit_cohort=tgt, row_weight=w)
 
 
 def ddd_regression(panel, y: str, *, subgroup: str, target: Any = None,
@@ -426,6 +435,7 @@ def _ddd_rcs(panel, y: str, *, subgroup: str, target: Any, covs: list[str], meth
     cluster = np.asarray(panel.cluster_code)[keep]
     yv, q, x = yv[keep], q[keep], (x[keep] if covs else None)
     w = np.asarray(panel.weights, dtype=float)[keep] if panel.has_weights else None
+    w = None if w is None else w / w.mean()
     if q.all() or not q.any():
         raise SpecificationError("ddd needs observations both in and outside the target subgroup.")
     n = yv.size
@@ -477,4 +487,4 @@ def _ddd_rcs(panel, y: str, *, subgroup: str, target: Any, covs: list[str], meth
                      alpha=alpha, info=info, dof=None if survey is None else survey.df,
                      influence=infl, cluster=cluster, survey=survey,
                      cell_cohort=np.array(rows_g, dtype=float), cell_time=np.array(rows_t, dtype=float),
-                     target_unit_cohort=np.where(q, cohort, np.nan))
+                     target_unit_cohort=np.where(q, cohort, np.nan), row_weight=w)

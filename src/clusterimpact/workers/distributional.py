@@ -34,27 +34,42 @@ __all__ = ["WinnersLosers", "changes_in_changes", "quantile_did", "winners_loser
 _DEFAULT_Q = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def _quantile(sorted_y: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Athey-Imbens inverse: ``min{y : F_n(y) >= q}`` (``q = 0`` gives the minimum)."""
-    n = sorted_y.size
-    idx = np.clip(np.ceil(np.asarray(q) * n - 1e-12).astype(int) - 1, 0, n - 1)
-    return sorted_y[idx]
+class _Cell:
+    r"""Outcomes of one (group, period) cell sorted, with their cumulative weight shares.
+
+    Sampling weights enter as in a weighted empirical distribution: :math:`F(y) =
+    \sum_i w_i 1\{y_i \le y\} / \sum_i w_i` (integer weights equal replicated rows).
+    """
+
+    def __init__(self, y: np.ndarray, w: np.ndarray | None):
+        order = np.argsort(y, kind="stable")
+        self.y = y[order]
+        self.w = np.ones(y.size) if w is None else w[order]
+        self.cum = np.cumsum(self.w) / self.w.sum()
+
+    def quantile(self, q: np.ndarray) -> np.ndarray:
+        """Athey-Imbens inverse: ``min{y : F(y) >= q}`` (``q = 0`` gives the minimum)."""
+        idx = np.searchsorted(self.cum, np.asarray(q) - 1e-12, side="left")
+        return self.y[np.clip(idx, 0, self.y.size - 1)]
+
+    def cdf(self, y: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(self.y, y, side="right")
+        return np.where(k > 0, self.cum[np.maximum(k - 1, 0)], 0.0)
+
+    def mean(self) -> float:
+        return float(self.w @ self.y / self.w.sum())
 
 
-def _ecdf(sorted_y: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.searchsorted(sorted_y, y, side="right") / sorted_y.size
-
-
-def _estimates(cells: list[np.ndarray], quantiles: np.ndarray, kind: str) -> np.ndarray:
-    y00, y01, y10, y11 = (np.sort(c) for c in cells)
+def _estimates(cells: list[_Cell], quantiles: np.ndarray, kind: str) -> np.ndarray:
+    c00, c01, c10, c11 = cells
     if kind == "cic":
-        counter = _quantile(y01, _ecdf(y00, y10))
-        mean = y11.mean() - counter.mean()
-        qte = _quantile(y11, quantiles) - _quantile(np.sort(counter), quantiles)
+        counter = _Cell(c01.quantile(c00.cdf(c10.y)), c10.w)
+        mean = c11.mean() - counter.mean()
+        qte = c11.quantile(quantiles) - counter.quantile(quantiles)
     else:
-        mean = (y11.mean() - y10.mean()) - (y01.mean() - y00.mean())
-        qte = (_quantile(y11, quantiles) - _quantile(y10, quantiles)
-               - _quantile(y01, quantiles) + _quantile(y00, quantiles))
+        mean = (c11.mean() - c10.mean()) - (c01.mean() - c00.mean())
+        qte = (c11.quantile(quantiles) - c10.quantile(quantiles)
+               - c01.quantile(quantiles) + c00.quantile(quantiles))
     return np.r_[mean, qte]
 
 
@@ -84,7 +99,12 @@ def _distributional(panel, y: str, kind: str, quantiles: Sequence[float], pre: A
     masks = [control & at_pre & ok, control & at_post & ok, treated & at_pre & ok, treated & at_post & ok]
     if any(m.sum() < 2 for m in masks):
         raise SpecificationError("Each of the four (group, period) cells needs at least two outcomes.")
-    est = _estimates([yv[m] for m in masks], q, kind)
+    w = np.asarray(panel.weights, dtype=float) if panel.has_weights else None
+
+    def cells(idx: np.ndarray | slice) -> list[_Cell]:
+        return [_Cell(yv[idx][m[idx]], None if w is None else w[idx][m[idx]]) for m in masks]
+
+    est = _estimates(cells(slice(None)), q, kind)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     cl = panel.cluster_code
     arms = [np.unique(cl[treated]), np.unique(cl[control])]
@@ -93,7 +113,7 @@ def _distributional(panel, y: str, kind: str, quantiles: Sequence[float], pre: A
     for b in range(reps):
         picked = np.concatenate([rng.choice(a, a.size, replace=True) for a in arms])
         idx = np.concatenate([rows_by_cluster[c] for c in picked])
-        draws[b] = _estimates([yv[idx][m[idx]] for m in masks], q, kind)
+        draws[b] = _estimates(cells(idx), q, kind)
     vcov = np.cov(draws, rowvar=False)
     keys = pd.DataFrame({"term": ["mean"] + [f"q{v:g}" for v in q], "quantile": np.r_[np.nan, q]})
     label = "Changes-in-changes (Athey-Imbens)" if kind == "cic" else "Quantile DiD"
