@@ -84,3 +84,29 @@ def test_bootstrap_and_clusters_take_the_block_path(mpdta, assert_same):
         ci.LazyPanel(mpdta, **MPDTA, cluster="state").moment_stats("lemp")
     with pytest.raises(ci.SpecificationError, match="allow_unbalanced_panel"):
         lp.att_gt("lemp", allow_unbalanced_panel=True)
+
+
+def test_pseudo_unit_results_refuse_resampling_and_route_blocks_allows_it(mpdta, assert_same):
+    """The moment route's influence rows are pseudo-units: exact for every variance, but a score
+    wild bootstrap resampling them would silently differ from the units' (it did: p 0.004 against
+    0.0005 on mpdta), so it is refused with the remedy; route='blocks' brings the units back."""
+    lp = ci.LazyPanel(mpdta, **MPDTA)
+    agg = lp.att_gt("lemp").aggregate("simple")
+    with pytest.raises(ci.SpecificationError, match=r"pseudo-units.*route='blocks'"):
+        agg.wild_bootstrap(seed=1)
+    by_size = lp.att_gt("lemp", by="size").aggregate("simple").compare().tidy()
+    by_size_rows = ci.att_gt(ci.Panel(mpdta, **MPDTA), "lemp", by="size").aggregate("simple")
+    for column in ("estimate", "std_error", "p_value"):     # covariance-based: still exact
+        np.testing.assert_allclose(by_size[column], by_size_rows.compare().tidy()[column], rtol=1e-9)
+    blocks = lp.att_gt("lemp", route="blocks")
+    assert "blocks" in blocks.info["engine"]
+    rows = ci.att_gt(ci.Panel(mpdta, **MPDTA), "lemp")
+    assert_same(rows, blocks)
+    wild_rows = rows.aggregate("simple").wild_bootstrap(seed=1).tidy()
+    wild_blocks = blocks.aggregate("simple").wild_bootstrap(seed=1).tidy()
+    for column in ("p_value", "conf_low", "conf_high"):
+        assert wild_blocks[column][0] == pytest.approx(wild_rows[column][0], rel=1e-9)
+    with pytest.raises(ci.SpecificationError, match="route"):
+        lp.att_gt("lemp", route="fast")
+    with pytest.raises(ci.SpecificationError, match="route='moments'"):
+        lp.att_gt("lemp", route="moments", bootstrap=99)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,12 @@ from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import Source, open_source
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, suggest
+from clusterimpact.estimators.att_gt import check_choice
 from clusterimpact.results.event_study import EventStudyResult
 from clusterimpact.results.group_time import GroupTimeResult
 from clusterimpact.results.regression import RegressionResult
+
+Route = Literal["auto", "moments", "blocks"]
 
 __all__ = ["LazyPanel"]
 
@@ -681,7 +684,8 @@ class LazyPanel:
                seed: int | np.random.Generator | None = None,
                by: str | Sequence[str] | None = None,
                last_cohort_as_control: bool = False,
-               allow_unbalanced_panel: bool = False) -> GroupTimeResult:
+               allow_unbalanced_panel: bool = False,
+               route: Route = "auto") -> GroupTimeResult:
         """``ci.att_gt`` on the lazy panel through the compressed statistics.
 
         Parameters are those of :func:`clusterimpact.att_gt`; ``covariates``
@@ -689,7 +693,12 @@ class LazyPanel:
         a :class:`~clusterimpact.Panel` on a sample or an extract). Clustered by
         unit without ``bootstrap``, the engine reduces the units to
         (subgroup, cohort) second moments (:meth:`moment_stats`); otherwise to
-        (subgroup, cohort, cluster) block sums (:meth:`cell_stats`).
+        (subgroup, cohort, cluster) block sums (:meth:`cell_stats`). ``route``
+        forces one of them (``"moments"`` or ``"blocks"``; default ``"auto"``).
+        The moments route's influence rows are *pseudo-units* that carry every
+        variance and covariance exactly but are not the units: resampling them
+        (``wild_bootstrap()``) is refused; use ``route="blocks"`` for that (one
+        row per unit comes back, so memory grows with the number of units).
 
         Examples
         --------
@@ -707,7 +716,14 @@ class LazyPanel:
             raise SpecificationError(
                 "allow_unbalanced_panel=True is not available on the compressed path (each cell "
                 "uses the rows of its two periods); use ci.att_gt on a ci.Panel of the rows.")
-        if self.cluster == self.unit and bootstrap is None:  # O(cohorts x T^2) numbers come back
+        check_choice("route", route, Route)
+        moments = route == "moments" or (route == "auto" and self.cluster == self.unit
+                                                 and bootstrap is None)
+        if moments and (self.cluster != self.unit or bootstrap is not None):
+            raise SpecificationError(
+                "route='moments' needs clustering by unit and no bootstrap (the multiplier "
+                "bootstrap draws per cluster); use route='blocks'.")
+        if moments:  # O(cohorts x T^2) numbers come back
             return att_gt_from_moments(self.moment_stats(y, by), control=control, method=method,
                                        anticipation=anticipation, base_period=base_period,
                                        alpha=alpha, last_cohort_as_control=last_cohort_as_control)

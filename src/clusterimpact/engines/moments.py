@@ -310,5 +310,7 @@ def att_gt_from_moments(
         "by": list(cfg.by), "panel": True,
         "engine": f"compressed ({stats.engine}): {stats.n_rows} rows -> {stats.n_blocks} "
                   f"(subgroup, cohort) moment tables, {m} pseudo-units",
+        # the influence rows reproduce every variance and covariance, not the units themselves
+        "influence_rows": "pseudo-units",
     }
     return build_result(design, cells, infl, cfg.alpha, info, None)

@@ -748,6 +748,12 @@ def score_wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "ra
     """
     from clusterimpact.inference.vcov import VcovData
 
+    if result.info.get("influence_rows") == "pseudo-units":
+        raise SpecificationError(
+            "This result was computed from compressed second moments (LazyPanel.att_gt clustered "
+            "by unit): its influence rows are pseudo-units that reproduce every variance but are "
+            "not the units, so resampling them would give a wrong bootstrap. Refit with "
+            "LazyPanel.att_gt(..., route='blocks') or ci.att_gt on a ci.Panel.")
     if result.influence is None:
         raise SpecificationError("The score wild bootstrap needs influence functions; this result "
                                  "keeps none.")
