@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -536,3 +537,20 @@ def test_simulation_with_attrition_unbiased_and_covers():
 @pytest.mark.slow
 def test_simulation_with_attrition_unbiased_and_covers_full():
     _check_mc(2000, 0.93, 0.97, attrition=0.2)
+
+
+def test_subgroups_in_few_clusters_are_warned_about():
+    """The few-clusters rule per subgroup: in football_stitching (30 clusters, no panel-level
+    warning) factory workers occupy 9 clusters and centre workers 21, and their analytic SEs are
+    too small (factory: 28% below the spread in tests/simulate/test_truth_recovery.py)."""
+    sim = ci.simulate.scenario("football_stitching", seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ci.att_gt(sim.panel, "earnings", by="site")
+        pooled = len(caught)
+        ci.att_gt(sim.panel, "earnings")
+    few = [str(w.message) for w in caught[:pooled] if issubclass(w.category, ci.FewClustersWarning)]
+    assert len(few) == 1
+    assert "site=factory (9 clusters: 5 treated, 4 untreated)" in few[0]
+    assert "site=centre (21 clusters" in few[0] and "site=home" not in few[0]
+    assert not any(issubclass(w.category, ci.FewClustersWarning) for w in caught[pooled:])
