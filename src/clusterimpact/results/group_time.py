@@ -21,6 +21,7 @@ from scipy import stats
 
 from clusterimpact.errors import ClusterImpactWarning, SpecificationError, suggest
 from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
+from clusterimpact.inference.small_sample import ArmLeverage, arm_leverage, small_sample_vcov
 from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.kernels.cells import BlockInfluence
 from clusterimpact.results.base import Result
@@ -61,6 +62,7 @@ class GroupTimeDesign:
     time_labels: Callable[[np.ndarray], np.ndarray]
     valid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     survey: SurveyDesign | None = None
+    small_sample: bool = False
 
     @property
     def dof(self) -> int | None:
@@ -82,6 +84,15 @@ class GroupTimeDesign:
             tab.flags.writeable = False
             self.__dict__["_weight_table"] = tab
         return tab
+
+    def arm_leverage(self) -> ArmLeverage:
+        """Cohort-arm leverages of the clusters (``small_sample=True``), computed once."""
+        lev = self.__dict__.get("_arm_leverage")
+        if lev is None:
+            lev = arm_leverage(self.block_row, self.block_cg, self.block_weight, self.n_rows,
+                               len(self.group_labels), self.n_cohorts)
+            self.__dict__["_arm_leverage"] = lev
+        return lev
 
     def wif(self, group: int, cohorts: np.ndarray, atts: np.ndarray, theta: float) -> np.ndarray:
         """Sum-scale influence of the estimated weights of a ``pg``-weighted average.
@@ -123,16 +134,28 @@ def _labels(design: GroupTimeDesign, groups: np.ndarray, columns: dict | None = 
     return keys
 
 
-def _vcov_and_se(infl: np.ndarray | BlockInfluence, d: GroupTimeDesign) -> np.ndarray:
+def _vcov_and_se(infl: np.ndarray | BlockInfluence, d: GroupTimeDesign,
+                 groups: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray | int | None, np.ndarray | BlockInfluence]:
+    """Covariance, degrees of freedom and the influence matrix to resample.
+
+    ``groups`` (the subgroup of each column) is needed with ``small_sample``,
+    which rescales each cluster's row by its leverage in its cohort and gives
+    every column its Welch-Satterthwaite df (:mod:`clusterimpact.inference.small_sample`).
+    """
+    dof = d.dof
     if d.survey is not None:  # design-based: PSU totals of the sum-scale influence functions
         vcov = d.survey.vcov(np.asarray(infl) / d.n_rows, d.row_cluster)
+    elif d.small_sample:
+        vcov, dof, infl = small_sample_vcov(np.asarray(infl) / d.n_rows, groups, d.arm_leverage())
+        infl = infl * d.n_rows
     else:
         vcov = infl.gram() if isinstance(infl, BlockInfluence) else infl.T @ infl
         vcov /= float(d.n_rows) ** 2
     bad = ~(np.sqrt(np.clip(np.diag(vcov), 0, None)) > _TINY)
     vcov[bad, :] = np.nan
     vcov[:, bad] = np.nan
-    return vcov
+    return vcov, dof, infl
 
 
 def _bootstrap(design: GroupTimeDesign, infl: np.ndarray, vcov: np.ndarray, alpha: float,
@@ -186,7 +209,7 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
         infl = infl.with_zero_columns(~valid)
     elif not valid.all():
         infl[:, ~valid] = 0.0
-    vcov = _vcov_and_se(infl, design)
+    vcov, dof, resampled = _vcov_and_se(infl, design, design.cell_group)
     zero = valid & ~np.isfinite(np.diag(vcov)) & (reason == "")
     reason[zero] = "zero variance"
     if design.bootstrap is not None:
@@ -194,7 +217,7 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
     design = replace(design, valid=valid)
     bands = {}
     if design.bootstrap is not None:
-        vcov, crit = _bootstrap(design, infl, vcov, alpha, None)
+        vcov, crit = _bootstrap(design, resampled, vcov, alpha, None)
         bands = _band_columns(att, vcov, crit)
     extra = pd.DataFrame({**bands, "reason": reason, "n_treated": cells.n_treated,
                           "n_control": cells.n_control}, index=pd.RangeIndex(att.size))
@@ -203,7 +226,7 @@ def build_result(design: GroupTimeDesign, cells: Any, infl: np.ndarray, alpha: f
     notes = []
     if (~valid).any():
         notes.append(f"{int((~valid).sum())} cell(s) could not be estimated (see reason).")
-    return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, dof=design.dof,
+    return GroupTimeResult(keys=keys, estimate=att, vcov=vcov, alpha=alpha, dof=dof,
                            extra=extra, info={**info, "notes": notes}, influence=infl,
                            cluster=design.row_cluster, design=design)
 
@@ -527,13 +550,14 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
             _refit_aggregate, fit=refit.fit, kind=kind, min_e=min_e, max_e=max_e,
             balance_e=balance_e))
     sets = [np.flatnonzero(groups == s) for s in np.unique(groups)]
-    main = _finish(d, keys, np.array(el_est), np.column_stack(el_u), res.alpha, info, sets)
+    main = _finish(d, keys, np.array(el_est), np.column_stack(el_u), res.alpha, info, sets,
+                   groups)
     overall = None
     if ov_est:
         ok_keys = _labels(d, np.array(ov_group))
         overall = _finish(d, ok_keys, np.array(ov_est), np.column_stack(ov_u), res.alpha,
                           {**info, "estimator": f"Callaway-Sant'Anna {kind} aggregation (overall)"},
-                          None, bands=False)
+                          None, np.array(ov_group), bands=False)
     return replace(main, overall=overall)
 
 
@@ -544,13 +568,13 @@ def _refit_aggregate(panel: Any, outcome: str, *, fit: Any, kind: str, min_e: fl
 
 
 def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, infl: np.ndarray,
-            alpha: float, info: dict, sets: list[np.ndarray] | None, bands: bool = True
-            ) -> AggregateResult:
-    vcov = _vcov_and_se(infl, d)
+            alpha: float, info: dict, sets: list[np.ndarray] | None, groups: np.ndarray,
+            bands: bool = True) -> AggregateResult:
+    vcov, dof, resampled = _vcov_and_se(infl, d, groups)
     extra = None
     if d.bootstrap is not None:
-        vcov, crit = _bootstrap(d, infl, vcov, alpha, sets)
+        vcov, crit = _bootstrap(d, resampled, vcov, alpha, sets)
         if bands:
             extra = _bands(est, vcov, crit)
-    return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, dof=d.dof, extra=extra,
+    return AggregateResult(keys=keys, estimate=est, vcov=vcov, alpha=alpha, dof=dof, extra=extra,
                            info=info, influence=infl, cluster=d.row_cluster)

@@ -25,6 +25,7 @@ import argparse
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +117,24 @@ def _att_simple(control: str = "never_treated", method: str = "dr") -> Estimator
     return run
 
 
-def _att_dynamic(sim: Simulation) -> list[Record]:
-    return _event_rows(ci.att_gt(sim.panel, "y").aggregate("dynamic").tidy(), sim)
+def _att_dynamic(sim: Simulation, small_sample: bool = False) -> list[Record]:
+    res = ci.att_gt(sim.panel, "y", small_sample=small_sample)
+    return _event_rows(res.aggregate("dynamic").tidy(), sim)
 
 
-def _att_group(sim: Simulation) -> list[Record]:
-    tidy = ci.att_gt(sim.panel, "y").aggregate("group").tidy().set_index("cohort")
+def _att_group(sim: Simulation, small_sample: bool = False) -> list[Record]:
+    res = ci.att_gt(sim.panel, "y", small_sample=small_sample)
+    tidy = res.aggregate("group").tidy().set_index("cohort")
     truth = sim.aggregate_truth("group").set_index("cohort")["effect"]
     return [_row(tidy.loc[[g]], truth.loc[g], f"g={g}") for g in truth.index if g in tidy.index]
+
+
+def _att_simple_small(sim: Simulation) -> list[Record]:
+    res = ci.att_gt(sim.panel, "y", small_sample=True).aggregate("simple")
+    return [_row(res.tidy(), sim.aggregate_truth("simple")["effect"].iloc[0])]
+
+
+_SMALL = "att_gt small_sample=True"
 
 
 def _event_study(method: str) -> Estimator:
@@ -308,6 +319,9 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
                Check("att_gt simple (dr, never treated)", _att_simple()),
                Check("att_gt group g=3,5,7", _att_group, claims="", note=_PER_COHORT),
                Check("att_gt dynamic e=0..3", _att_dynamic, claims="", note=_PER_COHORT),
+               Check(f"{_SMALL}: simple", _att_simple_small),
+               Check(f"{_SMALL}: group g=3,5,7", partial(_att_group, small_sample=True)),
+               Check(f"{_SMALL}: dynamic e=0..3", partial(_att_dynamic, small_sample=True)),
                Check("att_gt simple, score wild bootstrap CI", _wild_att),
                Check("att_gt group g=3,5,7, score wild bootstrap CI", _wild_group, claims="",
                      note=_PER_COHORT_WILD),
@@ -322,6 +336,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
                Check("att_gt simple (reg)", _att_simple(method="reg")),
                Check("att_gt group g=3,5,7", _att_group, note=_LARGE),
                Check("att_gt dynamic e=0..3", _att_dynamic, note=_LARGE),
+               Check(f"{_SMALL}: group g=3,5,7", partial(_att_group, small_sample=True)),
+               Check(f"{_SMALL}: dynamic e=0..3", partial(_att_dynamic, small_sample=True)),
                Check("att_gt dynamic e=0..3, score wild bootstrap CI", _wild_dynamic),
            )),
     Design("homogeneous", "staggered_basic with one constant effect (1.0) in every cell: the design "
