@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["ArmLeverage", "arm_leverage", "small_sample_vcov"]
+__all__ = ["ArmLeverage", "arm_leverage", "leverage_scale", "small_sample_vcov", "welch_dof"]
 
 _ONE = 1.0 - 1e-12  # a cluster alone in its arm: its deviation is zero, left unscaled
 
@@ -105,6 +105,51 @@ def arm_leverage(block_row: np.ndarray, block_cg: np.ndarray, block_weight: np.n
     return ArmLeverage(h.reshape(n_rows, n_groups), arm.reshape(n_rows, n_groups), n_cohorts)
 
 
+def leverage_scale(lev: ArmLeverage, groups: np.ndarray) -> np.ndarray:
+    """``(clusters, k)`` factors :math:`1/\\sqrt{1 - h_c}` for columns of subgroups ``groups``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lev = ArmLeverage(np.array([[0.25], [0.75], [1.0]]), np.array([[0], [0], [1]]), 2)
+    >>> leverage_scale(lev, np.array([0])).ravel().round(4).tolist()
+    [1.1547, 2.0, 1.0]
+    """
+    h = lev.leverage[:, np.asarray(groups)]
+    return np.where((h > 0) & (h < _ONE), 1.0 / np.sqrt(np.clip(1.0 - h, 1e-300, None)), 1.0)
+
+
+def welch_dof(adjusted: np.ndarray, groups: np.ndarray, lev: ArmLeverage) -> np.ndarray:
+    """Welch-Satterthwaite df of each column of leverage-adjusted influence functions.
+
+    :math:`\\nu = (\\sum_a V_a)^2 / \\sum_a V_a^2/(G_a - 1)` with :math:`V_a` the sum of
+    squares of the column over the clusters of arm :math:`a` (the cohort arms of the
+    column's subgroup) and :math:`G_a` their number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lev = ArmLeverage(np.full((4, 1), 0.5), np.array([[0], [0], [1], [1]]), 2)
+    >>> welch_dof(np.array([[1.0], [-1.0], [2.0], [-2.0]]), np.array([0]), lev).round(4).tolist()
+    [1.4706]
+    """
+    groups = np.asarray(groups)
+    dof = np.full(groups.size, np.nan)
+    sq = np.asarray(adjusted, dtype=float) ** 2
+    for s in np.unique(groups):
+        cols = np.flatnonzero(groups == s)
+        arm = lev.arm[:, s]
+        rows = np.flatnonzero(arm >= 0)
+        onehot = sparse.csr_matrix((np.ones(rows.size), (arm[rows], rows)),
+                                   shape=(lev.n_arms, arm.size))
+        v_arm = onehot @ sq[:, cols]
+        g_arm = np.bincount(arm[rows], minlength=lev.n_arms)
+        denom = (v_arm ** 2 / np.maximum(g_arm - 1, 1)[:, None]).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dof[cols] = v_arm.sum(0) ** 2 / denom
+    return dof
+
+
 def small_sample_vcov(infl: np.ndarray, groups: np.ndarray, lev: ArmLeverage
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leverage-adjusted covariance and Welch-Satterthwaite df of influence-function columns.
@@ -141,22 +186,5 @@ def small_sample_vcov(infl: np.ndarray, groups: np.ndarray, lev: ArmLeverage
     >>> bool(np.isclose((7 / 3 - 1) / np.sqrt(vcov[0, 0]), t.statistic)), bool(np.isclose(dof[0], t.df))
     (True, True)
     """
-    groups = np.asarray(groups)
-    h = lev.leverage[:, groups]
-    scale = np.where((h > 0) & (h < _ONE), 1.0 / np.sqrt(np.clip(1.0 - h, 1e-300, None)), 1.0)
-    adjusted = np.asarray(infl, dtype=float) * scale
-    vcov = adjusted.T @ adjusted
-    dof = np.full(groups.size, np.nan)
-    sq = adjusted ** 2
-    for s in np.unique(groups):
-        cols = np.flatnonzero(groups == s)
-        arm = lev.arm[:, s]
-        rows = np.flatnonzero(arm >= 0)
-        onehot = sparse.csr_matrix((np.ones(rows.size), (arm[rows], rows)),
-                                   shape=(lev.n_arms, arm.size))
-        v_arm = onehot @ sq[:, cols]
-        g_arm = np.bincount(arm[rows], minlength=lev.n_arms)
-        denom = (v_arm ** 2 / np.maximum(g_arm - 1, 1)[:, None]).sum(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dof[cols] = v_arm.sum(0) ** 2 / denom
-    return vcov, dof, adjusted
+    adjusted = np.asarray(infl, dtype=float) * leverage_scale(lev, groups)
+    return adjusted.T @ adjusted, welch_dof(adjusted, groups, lev), adjusted

@@ -21,7 +21,13 @@ from scipy import stats
 
 from clusterimpact.errors import ClusterImpactWarning, SpecificationError, suggest
 from clusterimpact.inference.multiplier import child_seed, multiplier_draws, summarize_draws
-from clusterimpact.inference.small_sample import ArmLeverage, arm_leverage, small_sample_vcov
+from clusterimpact.inference.small_sample import (
+    ArmLeverage,
+    arm_leverage,
+    leverage_scale,
+    small_sample_vcov,
+    welch_dof,
+)
 from clusterimpact.inference.survey import SurveyDesign
 from clusterimpact.kernels.cells import BlockInfluence
 from clusterimpact.results.base import Result
@@ -94,6 +100,21 @@ class GroupTimeDesign:
             self.__dict__["_arm_leverage"] = lev
         return lev
 
+    def share_scale(self, group: int, cohorts: np.ndarray) -> np.ndarray:
+        """Leverage factors of a cohort-share term (``small_sample``): :math:`1/\\sqrt{1-h_c}`.
+
+        The shares of ``cohorts`` among themselves are estimated from all their
+        clusters together, so a cluster's leverage is its weight share
+        :math:`h_c = \\sum_{g} W_{cg} / \\sum_{g} W_g` over those cohorts.
+        """
+        code = group * self.n_cohorts + np.unique(cohorts)
+        mine = np.isin(self.block_cg, code)
+        w_c = np.bincount(self.block_row[mine], weights=self.block_weight[mine],
+                          minlength=self.n_rows)
+        h = w_c / w_c.sum()
+        return np.where((h > 0) & (h < 1 - 1e-12), 1.0 / np.sqrt(np.clip(1.0 - h, 1e-300, None)),
+                        1.0)
+
     def wif(self, group: int, cohorts: np.ndarray, atts: np.ndarray, theta: float) -> np.ndarray:
         """Sum-scale influence of the estimated weights of a ``pg``-weighted average.
 
@@ -135,17 +156,22 @@ def _labels(design: GroupTimeDesign, groups: np.ndarray, columns: dict | None = 
 
 
 def _vcov_and_se(infl: np.ndarray | BlockInfluence, d: GroupTimeDesign,
-                 groups: np.ndarray | None = None
+                 groups: np.ndarray | None = None, adjusted: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | int | None, np.ndarray | BlockInfluence]:
     """Covariance, degrees of freedom and the influence matrix to resample.
 
     ``groups`` (the subgroup of each column) is needed with ``small_sample``,
-    which rescales each cluster's row by its leverage in its cohort and gives
-    every column its Welch-Satterthwaite df (:mod:`clusterimpact.inference.small_sample`).
+    which rescales each cluster's row by its leverage in its cohort (unless
+    the columns are ``adjusted`` already: aggregations combine adjusted cell
+    influence functions) and gives every column its Welch-Satterthwaite df
+    (:mod:`clusterimpact.inference.small_sample`).
     """
     dof = d.dof
     if d.survey is not None:  # design-based: PSU totals of the sum-scale influence functions
         vcov = d.survey.vcov(np.asarray(infl) / d.n_rows, d.row_cluster)
+    elif d.small_sample and adjusted:
+        vcov = infl.T @ infl / float(d.n_rows) ** 2
+        dof = welch_dof(infl, groups, d.arm_leverage())
     elif d.small_sample:
         vcov, dof, infl = small_sample_vcov(np.asarray(infl) / d.n_rows, groups, d.arm_leverage())
         infl = infl * d.n_rows
@@ -439,6 +465,8 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                balance_e: float | None) -> AggregateResult:
     d = res.design
     infl = res._influence_operator()  # n_rows times the sum scale; dense or factored
+    if d.small_sample:  # cell influence functions scaled by the clusters' cohort leverages
+        infl = np.asarray(infl) * leverage_scale(d.arm_leverage(), d.cell_group)
     n_rows = d.n_rows
     att = res.estimate
     e_cell = d.time_value - d.cohort_value
@@ -454,8 +482,12 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
         theta = float(w @ att[cells])
         col = combine(cells, w)
         if with_wif:
-            col += d.wif(s, d.cell_cohort[cells], att[cells], theta) * n_rows
+            col += share_term(s, d.cell_cohort[cells], att[cells], theta)
         return theta, col
+
+    def share_term(s: int, cohorts: np.ndarray, atts: np.ndarray, theta: float) -> np.ndarray:
+        term = d.wif(s, cohorts, atts, theta) * n_rows
+        return term * d.share_scale(s, cohorts) if d.small_sample else term
 
     def combine(cells: np.ndarray, w: np.ndarray) -> np.ndarray:
         full = np.zeros(att.size)
@@ -488,7 +520,7 @@ def _aggregate(res: GroupTimeResult, kind: str, min_e: float, max_e: float,
                 pg = wtab[s, coh_a]
                 w = pg / pg.sum()
                 theta = float(w @ atts_a)
-                col = np.column_stack(cols) @ w + d.wif(s, coh_a, atts_a, theta) * n_rows
+                col = np.column_stack(cols) @ w + share_term(s, coh_a, atts_a, theta)
                 ov_group.append(s), ov_est.append(theta), ov_u.append(col)
         elif kind == "dynamic":
             include = np.ones_like(mine)
@@ -570,7 +602,7 @@ def _refit_aggregate(panel: Any, outcome: str, *, fit: Any, kind: str, min_e: fl
 def _finish(d: GroupTimeDesign, keys: pd.DataFrame, est: np.ndarray, infl: np.ndarray,
             alpha: float, info: dict, sets: list[np.ndarray] | None, groups: np.ndarray,
             bands: bool = True) -> AggregateResult:
-    vcov, dof, resampled = _vcov_and_se(infl, d, groups)
+    vcov, dof, resampled = _vcov_and_se(infl, d, groups, adjusted=True)
     extra = None
     if d.bootstrap is not None:
         vcov, crit = _bootstrap(d, resampled, vcov, alpha, sets)

@@ -255,19 +255,16 @@ _PER_COHORT = ("the analytic (influence-function) SEs, the variance R did uses, 
                "about 90% and dynamic ones 92-94% (per-cell ATT(g,t) coverage is about 91% with fixed "
                "cohort sizes too); the excess shrinks like 1/(clusters per cohort), to about 1.07 with "
                "30 per cohort (staggered_large). With about 10 clusters per cohort use "
-               "res.wild_bootstrap(): it restores the dynamic and simple aggregates (94.1% and 94.7%, "
-               "rows below) but not the cohort-level ones")
+               "att_gt(..., small_sample=True): a cluster-level HC2 by cohort with Welch-Satterthwaite "
+               "df (rows below)")
 _PER_COHORT_WILD = ("each cohort's effect rests on its own ~10 treated clusters, and the score wild "
-                    "bootstrap, which resamples those same clusters, covers 91% (analytic: 90%): no "
-                    "interval in the package reaches 93% for a single cohort here. Report cohort-level "
-                    "effects from about 10 treated clusters as indicative; with about 30 per cohort "
-                    "(staggered_large) the analytic intervals cover 93.5%")
+                    "bootstrap, which resamples those same clusters, covers 91% (analytic: 90%); "
+                    "att_gt(..., small_sample=True) covers 94% here (rows above)")
 _LARGE = ("with about 30 clusters per cohort the cohort-level t-ratios still spread about 1.07 times as "
           "wide as a standard normal (the finite-cluster bias of the influence-function variance, "
           "without a small-sample factor as in R did), so per-cohort and per-event-time coverage is "
           "92.8-94.8%: event time 2 falls 3 Monte Carlo s.e. below 95%. For cohort- or event-time-level "
-          "inference with a few dozen clusters per cohort use res.wild_bootstrap(): 94.2% [93.3%-95.7%] "
-          "(next row)")
+          "inference use att_gt(..., small_sample=True) or res.wild_bootstrap() (rows below)")
 _OBSERVED = ("estimates the effect averaged over the treated observations present at each event time; "
              "with attrition that weights early cohorts more than att_gt's cohort-size weights, so the "
              "truth here is row-weighted (att_gt and the imputation estimator target different "
