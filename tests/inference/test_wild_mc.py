@@ -101,11 +101,11 @@ def _ri_pvalue(df: pd.DataFrame, g: int, rng: np.random.Generator | None = None)
     return ri_p_value(beta[1:], beta[0], exact=True, rng=rng)
 
 
-def _wild_pvalue(res, weights: str, impose_null: bool, seed: int) -> float:
+def _wild_pvalue(res, weights: str, impose_null: bool, seed: int, vcov: str = "CR1") -> float:
     """The p-value of ``res.wild_bootstrap(...)`` for the first coefficient, without the interval."""
     codes, g = wild._codes(res.cluster)
-    core = wild._Core(res.fit, res.estimate, codes, g, np.eye(res.estimate.size)[0], impose_null)
-    core.set_scale(wild._default_ssc(res.fit, codes, g))
+    stats_ = wild.cluster_pieces(res.fit, codes, g, cr3=vcov == "CR3")
+    core = wild._Core(stats_, res.estimate, np.eye(res.estimate.size)[0], impose_null, vcov)
     [pieces], _, _ = wild._run_draws([core], g, 9999, weights, seed)
     return wild._Inverter(core, pieces, "symmetric").p(0.0)
 

@@ -78,18 +78,17 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from clusterimpact.errors import EstimationWarning, FewClustersWarning, SpecificationError, suggest
-from clusterimpact.kernels.demean import demean
+from clusterimpact.inference._wild_pieces import ClusterPieces, cluster_pieces, dense_codes
 
 __all__ = ["WildTest", "WildWeights", "score_wild_bootstrap", "wild_bootstrap", "wild_test",
            "wild_weights"]
 
 WildWeights = Literal["rademacher", "webb", "mammen"]
 PValueType = Literal["symmetric", "equal_tailed"]
+WildVcov = Literal["CR1", "CR3"]
 _MAX_ENUM_G = 20
-_MAX_CROSS_LEVELS = 2000
 _CHUNK_ELEMENTS = 1 << 21
 _PROGRESS_SECONDS = 2.0
 _SQRT5 = np.sqrt(5.0)
@@ -135,92 +134,6 @@ def wild_weights(kind: WildWeights, shape: tuple[int, int],
                              f"{', '.join(map(repr, choices))}.{suggest(str(kind), choices)}")
 
 
-def _cluster_sum(codes: np.ndarray, values: np.ndarray, g: int) -> np.ndarray:
-    """Per-cluster column sums, shape ``(G,) + values.shape[1:]``."""
-    v = values.reshape(values.shape[0], -1)
-    out = np.column_stack([np.bincount(codes, weights=v[:, j], minlength=g) for j in range(v.shape[1])])
-    return out.reshape((g, *values.shape[1:]))
-
-
-@dataclass(frozen=True, eq=False)
-class _FixedEffectTerm:
-    """Pieces of the non-nested fixed-effect correction :math:`E`."""
-
-    xd: np.ndarray        # (G, k, L): X_g' D_{m,g}
-    ud: np.ndarray        # (G, L): D_{m,g}' u_g for the unrestricted residuals
-    pinv: np.ndarray      # (L, L): (D_m' M_{D_n} D_m)^+
-
-
-def _pinv(gram: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of the partialled dummy Gram matrix.
-
-    It is singular (one null direction per connected component of the fixed
-    effects), and its null eigenvalues come out as rounding noise of order
-    :math:`10^{-16}` times the largest one; they are cut at :math:`10^{-10}`
-    relative, so the noise is not inverted into a spurious huge component.
-    """
-    return np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
-
-
-def _fe_term(x: np.ndarray, u: np.ndarray, fe: Sequence[np.ndarray],
-             weights: np.ndarray | None, codes: np.ndarray, g: int) -> tuple[_FixedEffectTerm | None, str]:
-    flags = [_nested(f, codes) for f in fe]
-    nested = [f for f, nest in zip(fe, flags, strict=True) if nest]
-    cross = [f for f, nest in zip(fe, flags, strict=True) if not nest]
-    if not cross:
-        return None, ""
-    levels, offset = [], 0
-    for f in cross:
-        c, n_f = _dense(f)
-        levels.append(c + offset)
-        offset += n_f
-    n_levels = offset
-    if n_levels > _MAX_CROSS_LEVELS:
-        return None, (f"{n_levels} fixed-effect levels are not nested in the clusters; the "
-                      "bootstrap residuals ignore their projection (as when bootstrapping the "
-                      "demeaned data), an O(1/G) approximation in the studentisation.")
-    w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    k = x.shape[1]
-    xd = np.zeros((g, k, n_levels))
-    ud = np.zeros((g, n_levels))
-    # x and u are unscaled: in the W^{1/2}-scaled model X_g'D_{m,g} = sum_i w_i x_i d_i'
-    for lev in levels:
-        pair = codes * n_levels + lev
-        for j in range(k):
-            xd[:, j, :] += np.bincount(pair, weights=x[:, j] * w, minlength=g * n_levels).reshape(g, n_levels)
-        ud += np.bincount(pair, weights=u * w, minlength=g * n_levels).reshape(g, n_levels)
-    n = x.shape[0]
-    # D_m'WD_m by bincounts over pairs of levels (block-diagonal for one set)
-    gram = np.zeros((n_levels, n_levels))
-    for la in levels:
-        for lb in levels:
-            gram += np.bincount(la * n_levels + lb, weights=w, minlength=n_levels ** 2
-                                ).reshape(n_levels, n_levels)
-    if len(nested) == 1:
-        c, n_c = _dense(nested[0])
-        if n_c * n_levels <= 2 * n + 1024:
-            # (nested level x cross level) weight sums, then D_m'W D_n (D_n'W D_n)^{-1} D_n'W D_m
-            cmat = sum(np.bincount(c * n_levels + lev, weights=w, minlength=n_c * n_levels)
-                       for lev in levels).reshape(n_c, n_levels)
-            wsum = np.bincount(c, weights=w, minlength=n_c)
-            gram -= (cmat / wsum[:, None]).T @ cmat
-            return _FixedEffectTerm(xd, ud, _pinv(gram)), ""
-    dense = sparse.csr_matrix((np.ones(n * len(levels)),
-                               (np.tile(np.arange(n), len(levels)), np.concatenate(levels))),
-                              shape=(n, n_levels))
-    if len(nested) == 1:
-        rows = sparse.csr_matrix((w, (c, np.arange(x.shape[0]))), shape=(n_c, x.shape[0]))
-        cmat = rows @ dense
-        wsum = np.bincount(c, weights=w)
-        gram -= (cmat.T @ sparse.diags(1.0 / wsum) @ cmat).toarray()
-    elif nested:
-        for start in range(0, n_levels, 16):
-            block = dense[:, start:start + 16].toarray()
-            resid = demean(block, nested, weights).values
-            gram[:, start:start + 16] = (dense.T @ (resid * w[:, None]))
-    return _FixedEffectTerm(xd, ud, _pinv(gram)), ""
-
-
 @dataclass(frozen=True, eq=False)
 class WildTest:
     """One wild bootstrap test of :math:`R'\\beta = r` and its inverted confidence interval.
@@ -233,7 +146,7 @@ class WildTest:
         Bootstrap p-value at ``null`` and the interval of nulls not rejected at ``alpha``.
     t_boot
         Bootstrap t-statistics at ``null``, shape ``(B,)``.
-    reps, weights, impose_null, enumerated, p_value_type, alpha
+    reps, weights, impose_null, enumerated, p_value_type, alpha, vcov
         What was done; ``enumerated`` is True when all :math:`2^G` sign vectors were used.
     notes
         Caveats worth printing.
@@ -264,51 +177,73 @@ class WildTest:
     p_value_type: str
     alpha: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    vcov: str = "CR1"
 
 
 class _Core:
     """Per-cluster quantities of one hypothesis and the draw-level B-vectors.
 
-    The cluster scores are :math:`Kv` with :math:`K = \\operatorname{diag}(c) - LR`
-    (:math:`L = [F, X_g'D_{m,g}'a]`, :math:`R` the matching right factor), so a
-    draw costs :math:`O(G(k + L_m))`, not :math:`O(G^2)`.
+    The studentising cluster scores are :math:`Kv` with
+    :math:`K = \\operatorname{diag}(e) - LR` (:math:`L` a ``(G, k + L_m)`` left factor,
+    :math:`R` the matching right one), so a draw costs :math:`O(G(k + L_m))`, not
+    :math:`O(G^2)`. CR1: :math:`e = c` and :math:`L = [F, X_g'D_{m,g}'a]`. CR3: the
+    leave-one-cluster-out differences :math:`R'(\\beta^*_{(g)} - \\beta^*)`, with
+    :math:`e_g = -q_g'S_g` and :math:`L = -(Q - 1\\bar a')` (see :func:`_loo_rows`).
     """
 
-    def __init__(self, fit, coef: np.ndarray, codes: np.ndarray, g: int, restriction: np.ndarray,
-                 impose_null: bool) -> None:
-        w = None if fit.weights is None else np.asarray(fit.weights, dtype=float)
-        s = np.ones(fit.n) if w is None else np.sqrt(w)
-        x = fit.x * s[:, None]
-        uhat = fit.resid * s
-        m = np.asarray(fit.bread, dtype=float)
+    def __init__(self, pieces: ClusterPieces, coef: np.ndarray, restriction: np.ndarray,
+                 impose_null: bool, vcov: str = "CR1") -> None:
+        m = pieces.bread
         rvec = np.asarray(restriction, dtype=float).ravel()
-        if rvec.size != fit.k:
-            raise SpecificationError(f"The restriction has {rvec.size} entries for {fit.k} coefficients.")
+        if rvec.size != m.shape[0]:
+            raise SpecificationError(f"The restriction has {rvec.size} entries for "
+                                     f"{m.shape[0]} coefficients.")
         a = m @ rvec
-        self.g, self.impose_null = g, impose_null
+        self.g, self.impose_null, self.vcov = pieces.g, impose_null, vcov
         self.estimate = float(rvec @ np.asarray(coef, dtype=float))
         self.ra = float(rvec @ a)
-        s0 = _cluster_sum(codes, x * uhat[:, None], g)             # (G, k): X_g'u_g
-        ha = _cluster_sum(codes, x * (x @ a)[:, None], g)          # (G, k): X_g'X_g a
+        s0 = pieces.xu                                             # (G, k): X_g'u_g
+        ha = pieces.xx @ a                                         # (G, k): X_g'X_g a
         self.c_u = s0 @ a
-        left = [ha @ m]                                            # rows a'X_g'X_g M
-        right0, right1 = [s0.T], [ha.T]
-        fe_term, note = _fe_term(fit.x, fit.resid, fit.fe, w, codes, g)
-        self.notes = (note,) if note else ()
-        if fe_term is not None:
-            alpha_g = np.einsum("gkl,k->gl", fe_term.xd, a)         # (G, L): a'X_g'D_{m,g}
-            left.append(alpha_g)
-            right0.append(fe_term.pinv @ fe_term.ud.T)
-            right1.append(fe_term.pinv @ alpha_g.T)
-        self.left = np.hstack(left)
+        fe = pieces.fe
+        self.notes = (pieces.note,) if pieces.note else ()
+        alpha_g = None if fe is None else np.einsum("gkl,k->gl", fe.xd, a)   # a'X_g'D_{m,g}
         if impose_null:
             self.c = np.column_stack([self.c_u, ha @ a])
-            self.right = [np.vstack(right0), np.vstack(right1)]
         else:
             self.c = self.c_u[:, None]
-            self.right = [np.vstack(right0)]
-        self.raw_se2 = float(self.c_u @ self.c_u)
-        self.set_scale(1.0)
+        if vcov == "CR3":
+            self._cr3(pieces, rvec, a, s0, ha, alpha_g)
+        else:
+            left = [ha @ m]                                        # rows a'X_g'X_g M
+            right0, right1 = [s0.T], [ha.T]
+            if fe is not None:
+                left.append(alpha_g)
+                right0.append(fe.pinv @ fe.ud.T)
+                right1.append(fe.pinv @ alpha_g.T)
+            self.left = np.hstack(left)
+            self.diag = self.c
+            self.right = [np.vstack(right0), np.vstack(right1)] if impose_null else [np.vstack(right0)]
+            self.raw_se2 = float(self.c_u @ self.c_u)
+            kappa = pieces.kappa
+        self.set_scale(kappa if vcov != "CR3" else 1.0)
+
+    def _cr3(self, pieces: ClusterPieces, rvec, a, s0, ha, alpha_g) -> None:
+        fe = pieces.fe
+        q = _loo_rows(pieces, rvec)
+        n_fe = 0 if fe is None else fe.ud.shape[1]
+        abar = np.concatenate([a, np.zeros(n_fe)])
+        big0 = s0 if fe is None else np.hstack([s0, fe.ud])      # S_g = Z_g'u_g
+        big1 = ha if fe is None else np.hstack([ha, alpha_g])    # its slope in delta
+        self.left = -(q - abar)
+        e0 = -np.einsum("gj,gj->g", q, big0)
+        if self.impose_null:
+            self.diag = np.column_stack([e0, -np.einsum("gj,gj->g", q, big1)])
+            self.right = [big0.T, big1.T]
+        else:
+            self.diag = e0[:, None]
+            self.right = [big0.T]
+        self.raw_se2 = float(e0 @ e0)
 
     def set_scale(self, kappa: float) -> None:
         """Set the small-sample factor :math:`\\kappa` of the CRVE (cancels in p-values)."""
@@ -318,13 +253,44 @@ class _Core:
     def draws(self, v: np.ndarray) -> np.ndarray:
         """B-vectors for draws ``v`` (G x b): numerators, then squared-denominator pieces."""
         num = self.c.T @ v
-        j = [self.c[:, p, None] * v - self.left @ (r @ v) for p, r in enumerate(self.right)]
+        j = [self.diag[:, p, None] * v - self.left @ (r @ v) for p, r in enumerate(self.right)]
         if self.impose_null:
             q = [np.einsum("gb,gb->b", j[0], j[0]), np.einsum("gb,gb->b", j[0], j[1]),
                  np.einsum("gb,gb->b", j[1], j[1])]
         else:
             q = [np.einsum("gb,gb->b", j[0], j[0])]
         return np.vstack([num, *q])
+
+
+def _loo_rows(pieces: ClusterPieces, rvec: np.ndarray) -> np.ndarray:
+    """Rows :math:`q_g' = R'[A_{(g)}^{+}]_{x\\cdot}`, shape ``(G, k + L_m)``.
+
+    :math:`A_{(g)} = Z'WZ - Z_g'WZ_g` with :math:`Z = [\\ddot X, \\ddot D_m]` (the non-nested
+    dummies partialled on the nested effects, which leaving a cluster out does not
+    change), so :math:`R'(\\hat\\beta_{(g)} - \\hat\\beta) = -q_g'Z_g'W\\hat u_g` is the refit
+    without cluster :math:`g` with every fixed effect. The dummy block is inverted by
+    pseudo-inverse and the regressor block through its Schur complement
+    :math:`A_{xx} - A_{xd}A_{dd}^{+}A_{dx}`, which keeps the cut scale-free in :math:`X`.
+    """
+    axx = pieces.xx.sum(axis=0)[None] - pieces.xx
+    fe = pieces.fe
+    if fe is None:
+        schur, tail = axx, None
+    else:
+        axd = fe.xd.sum(axis=0)[None] - fe.xd
+        add = fe.gram[None] - fe.dd
+        pd_ = np.linalg.pinv(add, rcond=1e-10, hermitian=True)
+        tail = axd @ pd_                                            # (G, k, L)
+        schur = axx - tail @ np.swapaxes(axd, 1, 2)
+    try:
+        w = np.linalg.solve(schur, np.broadcast_to(rvec, (pieces.g, rvec.size))[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise SpecificationError(
+            "CR3 is undefined here: leaving some cluster out leaves a tested coefficient "
+            "unidentified (e.g. the only treated cluster). Use vcov='CR1'.") from None
+    if tail is None:
+        return w
+    return np.hstack([w, -np.einsum("gk,gkl->gl", w, tail)])
 
 
 def _enumerate(g: int) -> np.ndarray:
@@ -389,32 +355,12 @@ class _Inverter:
         return 0.5 * (inside + outside)
 
 
-def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Re-code to 0..L-1 in O(n) for small non-negative integers (else by sorting)."""
-    v = np.asarray(values).ravel()
-    if v.dtype.kind in "iub" and v.size and v.min() >= 0 and v.max() < 2 * v.size + 16:
-        present = np.bincount(v.astype(np.intp)) > 0
-        lookup = np.cumsum(present) - 1
-        return lookup[v].astype(np.intp), int(present.sum())
-    _, c = np.unique(v, return_inverse=True)
-    c = c.ravel().astype(np.intp)
-    return c, int(c.max()) + 1
-
-
-def _nested(fe: np.ndarray, codes: np.ndarray) -> bool:
-    """Whether every level of ``fe`` lies in one cluster: O(n), no sorting."""
-    f, n_levels = _dense(fe)
-    first = np.empty(n_levels, dtype=np.intp)
-    first[f] = codes
-    return bool(np.array_equal(first[f], codes))
-
-
 def _codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
     cl = np.asarray(cluster)
     if cl.ndim != 1:
         raise SpecificationError("The wild cluster bootstrap needs one-way cluster codes, got an array "
                                  f"of shape {cl.shape}.")
-    return _dense(cl)
+    return dense_codes(cl)
 
 
 def _run_draws(cores: Sequence[_Core], g: int, reps: int, weights: str,
@@ -451,18 +397,6 @@ def _run_draws(cores: Sequence[_Core], g: int, reps: int, weights: str,
     return [np.hstack(store) for store in out], reps, False
 
 
-def _default_ssc(fit, codes: np.ndarray, g: int) -> float:
-    """CR1's factor as in :class:`~clusterimpact.inference.vcov.CR1` (fixest ``ssc()`` defaults)."""
-    cross = [f for f in fit.fe if not _nested(f, codes)]
-    if len(cross) == 1:
-        fe_dof = _dense(cross[0])[1]
-    elif cross:
-        fe_dof = fit.fe_dof(exclude=[j for j, f in enumerate(fit.fe) if _nested(f, codes)])
-    else:
-        fe_dof = 0
-    return g / (g - 1) * (fit.n - 1) / max(fit.n - fit.k - fe_dof, 1)
-
-
 def _finish(core: _Core, pieces: np.ndarray, null: float, alpha: float, p_value: str,
             reps: int, weights: str, enumerated: bool, notes: tuple[str, ...]) -> WildTest:
     inv = _Inverter(core, pieces, p_value)
@@ -478,14 +412,15 @@ def _finish(core: _Core, pieces: np.ndarray, null: float, alpha: float, p_value:
         estimate=core.estimate, null=float(null), statistic=inv.statistic(null), p_value=inv.p(null),
         conf_low=inv.bound(alpha, -1, start), conf_high=inv.bound(alpha, 1, start),
         t_boot=inv.t_boot(null), reps=reps, weights=weights, impose_null=core.impose_null,
-        enumerated=enumerated, p_value_type=p_value, alpha=alpha, notes=notes + core.notes)
+        enumerated=enumerated, p_value_type=p_value, alpha=alpha, notes=notes + core.notes,
+        vcov=core.vcov)
 
 
 def wild_test(fit, coef: np.ndarray, cluster: np.ndarray, restriction: Sequence[float] | np.ndarray, *,
               null: float = 0.0, reps: int = 9999, weights: WildWeights = "rademacher",
               impose_null: bool = True, seed: int | np.random.Generator | None = None,
               alpha: float = 0.05, p_value: PValueType = "symmetric",
-              ssc: float | None = None) -> WildTest:
+              ssc: float | None = None, vcov: WildVcov = "CR1") -> WildTest:
     """Wild cluster bootstrap-t test of one linear restriction :math:`R'\\beta = r`.
 
     Parameters
@@ -522,8 +457,15 @@ def wild_test(fit, coef: np.ndarray, cluster: np.ndarray, restriction: Sequence[
         then count these two draws or not as rounding falls (up to :math:`2/2^G` lower).
     ssc
         Small-sample factor :math:`\\kappa` of the CRVE in the reported statistic
-        (default CR1's :math:`\\frac{G}{G-1}\\frac{n-1}{n-K}`); p-values and intervals
-        do not depend on it.
+        (default CR1's :math:`\\frac{G}{G-1}\\frac{n-1}{n-K}`, 1 for CR3); p-values and
+        intervals do not depend on it.
+    vcov
+        The variance that studentises the actual and every bootstrap statistic:
+        ``"CR1"`` (default; WCR11/WCU11 in boottest's numbering) or ``"CR3"``, the
+        leave-one-cluster-out jackknife :math:`\\sum_g(R'\\beta^*_{(g)} - R'\\beta^*)^2`
+        with every fixed effect refitted (WCR13/WCU13; MacKinnon, Nielsen & Webb 2023).
+        As ``res.with_vcov("CR3")``, without the :math:`(G-1)/G` factor of their CV3,
+        which would scale the statistic only. See Notes.
 
     Returns
     -------
@@ -543,10 +485,20 @@ def wild_test(fit, coef: np.ndarray, cluster: np.ndarray, restriction: Sequence[
     codes, g = _codes(cluster)
     if g < 2:
         raise SpecificationError("The wild cluster bootstrap needs at least two clusters.")
-    core = _Core(fit, coef, codes, g, np.asarray(restriction, dtype=float), impose_null)
-    core.set_scale(_default_ssc(fit, codes, g) if ssc is None else ssc)
+    _check_vcov(vcov)
+    pieces = cluster_pieces(fit, codes, g, cr3=vcov == "CR3")
+    core = _Core(pieces, coef, np.asarray(restriction, dtype=float), impose_null, vcov)
+    if ssc is not None:
+        core.set_scale(ssc)
     [pieces], b, enumerated = _run_draws([core], g, reps, weights, seed)
     return _finish(core, pieces, null, alpha, p_value, b, weights, enumerated, ())
+
+
+def _check_vcov(vcov: str) -> None:
+    choices = get_args(WildVcov)
+    if vcov not in choices:
+        raise SpecificationError(f"Unknown vcov {vcov!r} for the wild bootstrap; choose one of "
+                                 f"{', '.join(map(repr, choices))}.{suggest(str(vcov), choices)}")
 
 
 def _hypotheses(result, term) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -610,8 +562,10 @@ def _treated_counts(result) -> tuple[int, int] | None:
     panel = getattr(result.info.get("refit"), "panel", None)
     if panel is None:
         return None
-    treated = np.unique(np.asarray(panel.cluster_code)[np.asarray(panel.treated, dtype=bool)])
-    return int(treated.size), int(panel.n_clusters - treated.size)
+    code = np.asarray(panel.cluster_code)
+    n_t = int(np.count_nonzero(np.bincount(code[np.asarray(panel.treated, dtype=bool)],
+                                           minlength=panel.n_clusters)))
+    return n_t, int(panel.n_clusters - n_t)
 
 
 def _package(result, keys: pd.DataFrame, tests: list[WildTest], g: int, kind: str, notes: list[str]):
@@ -620,6 +574,8 @@ def _package(result, keys: pd.DataFrame, tests: list[WildTest], g: int, kind: st
     t0 = tests[0]
     label = ("WCR" if t0.impose_null else "WCU") if kind == "regression" else \
         ("score, null imposed" if t0.impose_null else "score, unrestricted")
+    if t0.vcov != "CR1":
+        label += f" ({t0.vcov})"
     se = np.array([(t.estimate - t.null) / t.statistic if t.statistic else np.nan for t in tests])
     extra = pd.DataFrame({
         "statistic": [t.statistic for t in tests], "p_value": [t.p_value for t in tests],
@@ -630,7 +586,8 @@ def _package(result, keys: pd.DataFrame, tests: list[WildTest], g: int, kind: st
     all_notes = list(dict.fromkeys([*notes, *(n for t in tests for n in t.notes)]))
     info.update({
         "estimator": f"{result.info.get('estimator', 'Result')} — wild cluster bootstrap ({label})",
-        "n_clusters": g, "vcov_type": f"wild {kind} bootstrap-t, {t0.weights} weights",
+        "n_clusters": g, "vcov_type": f"wild {kind} bootstrap-t, {t0.weights} weights"
+        + ("" if t0.vcov == "CR1" else f", {t0.vcov}-studentised"),
         "method": f"{label}, {t0.p_value_type} p-value, CI by test inversion",
         "notes": all_notes, "wild_tests": tuple(tests)})
     return Result(keys=keys, estimate=np.array([t.estimate for t in tests]), vcov=np.diag(se ** 2),
@@ -641,7 +598,7 @@ def wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "rademach
                    impose_null: bool = True, seed: int | np.random.Generator | None = None,
                    term: str | Sequence[str] | Mapping[str, float] | np.ndarray | None = None,
                    alpha: float | None = None, null: float = 0.0,
-                   p_value: PValueType = "symmetric"):
+                   p_value: PValueType = "symmetric", vcov: WildVcov = "CR1"):
     """Wild cluster bootstrap of the coefficients of a regression result.
 
     The engine behind :meth:`RegressionResult.wild_bootstrap`; see :func:`wild_test`
@@ -652,8 +609,9 @@ def wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "rademach
     result
         A :class:`~clusterimpact.results.regression.RegressionResult` that keeps its fit and
         one-way cluster codes.
-    reps, weights, impose_null, seed, p_value
-        As in :func:`wild_test`; the same draws are used for every term.
+    reps, weights, impose_null, seed, p_value, vcov
+        As in :func:`wild_test`; the same draws are used for every term. ``vcov="CR3"``
+        (jackknife studentisation) is the choice for few clusters of very unequal sizes.
     term
         ``None`` (every coefficient), a term name or list of names, or a mapping
         ``{term: weight}`` (or a vector) for a linear combination.
@@ -687,12 +645,9 @@ def wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "rademach
         raise SpecificationError("The wild cluster bootstrap needs at least two clusters.")
     alpha = result.alpha if alpha is None else alpha
     keys, restrictions = _hypotheses(result, term)
-    kappa = _default_ssc(fit, codes, g)
-    cores = []
-    for vec in restrictions:
-        core = _Core(fit, result.estimate, codes, g, vec, impose_null)
-        core.set_scale(kappa)
-        cores.append(core)
+    _check_vcov(vcov)
+    pieces = cluster_pieces(fit, codes, g, cr3=vcov == "CR3")
+    cores = [_Core(pieces, result.estimate, vec, impose_null, vcov) for vec in restrictions]
     pieces, b, enumerated = _run_draws(cores, g, reps, weights, seed)
     notes = _few_cluster_warnings(result, g, weights, impose_null, enumerated, b)
     tests = [_finish(c, p, null, alpha, p_value, b, weights, enumerated, ())
@@ -777,7 +732,8 @@ def score_wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "ra
     cores = []
     for j in rows:
         fit = VcovData(ones, psi[:, j] - psi[:, j].mean(), bread=np.array([[1.0 / n]]))
-        core = _Core(fit, np.array([result.estimate[j]]), codes, g, np.ones(1), impose_null)
+        core = _Core(cluster_pieces(fit, codes, g), np.array([result.estimate[j]]), np.ones(1),
+                     impose_null)
         core.set_scale(g / (g - 1))
         cores.append(core)
     pieces, b, enumerated = _run_draws(cores, g, reps, weights, seed)
