@@ -119,6 +119,7 @@ def _replicate(df: pd.DataFrame, seed: int) -> dict[str, float]:
         "cr1_z": 2 * stats.norm.sf(abs(t)),
         "cr2": 2 * stats.t.sf(abs(cr2.estimate[0] / np.sqrt(cr2.vcov[0, 0])), cr2.dof[0]),
         "wcr_rad": _wild_pvalue(res, "rademacher", True, seed),
+        "wcr_cr3": _wild_pvalue(res, "rademacher", True, seed, "CR3"),
         "wcr_webb": _wild_pvalue(res, "webb", True, seed),
         "wcu_rad": _wild_pvalue(res, "rademacher", False, seed),
         "ri": _ri_pvalue(df, df["c"].nunique()),
@@ -165,6 +166,7 @@ def test_study_shortcuts_match_public_methods():
             assert fast["cr1_t"] == pytest.approx(res.tidy()["p_value"][0], rel=1e-10)
             assert fast["cr2"] == pytest.approx(res.with_vcov("CR2").tidy()["p_value"][0], rel=1e-10)
             for key, options in (("wcr_rad", {}), ("wcr_webb", {"weights": "webb"}),
+                                 ("wcr_cr3", {"vcov": "CR3"}),
                                  ("wcu_rad", {"impose_null": False})):
                 public = res.wild_bootstrap(seed=3, **options).tidy()["p_value"][0]
                 assert fast[key] == pytest.approx(public, abs=1e-12)

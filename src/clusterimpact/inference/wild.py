@@ -214,6 +214,7 @@ class _Core:
             self.c = self.c_u[:, None]
         if vcov == "CR3":
             self._cr3(pieces, rvec, a, s0, ha, alpha_g)
+            kappa = 1.0
         else:
             left = [ha @ m]                                        # rows a'X_g'X_g M
             right0, right1 = [s0.T], [ha.T]
@@ -226,7 +227,8 @@ class _Core:
             self.right = [np.vstack(right0), np.vstack(right1)] if impose_null else [np.vstack(right0)]
             self.raw_se2 = float(self.c_u @ self.c_u)
             kappa = pieces.kappa
-        self.set_scale(kappa if vcov != "CR3" else 1.0)
+        self.set_scale(kappa)
+        self._prepare()
 
     def _cr3(self, pieces: ClusterPieces, rvec, a, s0, ha, alpha_g) -> None:
         fe = pieces.fe
@@ -250,16 +252,36 @@ class _Core:
         self.kappa = float(kappa)
         self.se = float(np.sqrt(self.kappa * self.raw_se2))
 
-    def draws(self, v: np.ndarray) -> np.ndarray:
-        """B-vectors for draws ``v`` (G x b): numerators, then squared-denominator pieces."""
-        num = self.c.T @ v
-        j = [self.diag[:, p, None] * v - self.left @ (r @ v) for p, r in enumerate(self.right)]
-        if self.impose_null:
-            q = [np.einsum("gb,gb->b", j[0], j[0]), np.einsum("gb,gb->b", j[0], j[1]),
-                 np.einsum("gb,gb->b", j[1], j[1])]
-        else:
-            q = [np.einsum("gb,gb->b", j[0], j[0])]
-        return np.vstack([num, *q])
+    def _prepare(self) -> None:
+        """Stack every product with the draws into one matrix (see :meth:`draws`)."""
+        n_p = len(self.right)
+        self._stack = np.vstack([self.c.T, *self.right,
+                                 *[(self.left * self.diag[:, p, None]).T for p in range(n_p)]])
+        self._gram = self.left.T @ self.left
+        self._pairs = [(0, 0), (0, 1), (1, 1)] if n_p == 2 else [(0, 0)]
+
+    def draws(self, v: np.ndarray, v_squared: np.ndarray | None = None) -> np.ndarray:
+        """B-vectors for draws ``v`` (G x b): numerators, then squared-denominator pieces.
+
+        With :math:`j_p = e_p \\circ v - L w_p`, :math:`w_p = R_p v`, the pieces are
+        :math:`j_p'j_q = (e_p \\circ e_q)'(v\\circ v) - w_q'(L\\circ e_p)'v - w_p'(L\\circ e_q)'v
+        + w_p'L'Lw_q`: one ``(P(2m) + P) x G`` by ``G x b`` product and :math:`O(m^2)` work a
+        draw, no ``G x b`` temporaries. ``v_squared`` is :math:`v \\circ v`, ``None`` for
+        Rademacher signs (all ones).
+        """
+        n_p, m = len(self.right), self.left.shape[1]
+        big = self._stack @ v
+        num = big[:n_p]
+        w = [big[n_p + p * m: n_p + (p + 1) * m] for p in range(n_p)]
+        u = [big[n_p * (1 + m) + p * m: n_p * (1 + m) + (p + 1) * m] for p in range(n_p)]
+        gw = [self._gram @ x for x in w]
+        out = [num]
+        for p, q in self._pairs:
+            ee = self.diag[:, p] * self.diag[:, q]
+            sq = np.full(v.shape[1], ee.sum()) if v_squared is None else ee @ v_squared
+            out.append(sq - np.einsum("jb,jb->b", w[q], u[p]) - np.einsum("jb,jb->b", w[p], u[q])
+                       + np.einsum("jb,jb->b", w[p], gw[q]))
+        return np.vstack(out)
 
 
 def _loo_rows(pieces: ClusterPieces, rvec: np.ndarray) -> np.ndarray:
@@ -381,7 +403,7 @@ def _run_draws(cores: Sequence[_Core], g: int, reps: int, weights: str,
         b = min(chunk, reps - done)
         v = wild_weights(weights, (b, g), rng).T
         for store, core in zip(out, cores, strict=True):
-            store.append(core.draws(v))
+            store.append(core.draws(v, None if weights == "rademacher" else v * v))
         done += b
         elapsed = time.perf_counter() - started
         if bar is None and done < reps and elapsed * reps / done > _PROGRESS_SECONDS:
