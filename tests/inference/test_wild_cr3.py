@@ -7,7 +7,9 @@ draw), so it checks the fixed-effect algebra of the leave-one-cluster-out pieces
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ import clusterimpact as ci
 from clusterimpact.inference.vcov import VcovData
 from clusterimpact.inference.wild import _enumerate, wild_test
 from clusterimpact.kernels.demean import demean
+
+REF = Path(__file__).parents[1] / "reference"
 
 
 def _wls(z, y, s):
@@ -125,6 +129,26 @@ def test_cr3_differs_from_cr1(fe_data):
     one = wild_test(fit, coef, d["cl"], [1.0, 0.0], ssc=1.0)
     three = wild_test(fit, coef, d["cl"], [1.0, 0.0], vcov="CR3")
     assert np.max(np.abs(one.t_boot - three.t_boot)) > 1e-3
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["WCR13", "WCU13"])
+def test_wildboottest_cr3_bootstrap(case):
+    """wildboottest 0.3.2 bootstrap_type='13' (CRV3-studentised; all 512 sign vectors): t* and t
+    to 1e-10 after its (G-1)/G factor; the p-value differs only by the tie convention (WCR:
+    the sign vectors +-(1..1) reproduce |t|, counted here, not by wildboottest's strict >)."""
+    from test_wild import _ols, _wbt_data
+
+    ref = json.loads((REF / "wild_wildboottest_cr3_py.json").read_text())["results"][case]
+    x, y, cl = _wbt_data(ref["data"])
+    fit, b = _ols(x, y)
+    t = wild_test(fit, b, cl, [0, 1, 0], reps=99999, impose_null=ref["impose_null"], vcov="CR3")
+    factor = np.sqrt(9 / 8)                     # wildboottest's CRV3 carries (G-1)/G, G = 9
+    assert t.reps == ref["B"] == 512
+    assert abs(t.statistic * factor / ref["t_stat"] - 1) < 1e-10
+    np.testing.assert_allclose(np.sort(t.t_boot) * factor, ref["t_boot_sorted"], rtol=0, atol=1e-10)
+    ties = np.sum(np.abs(np.abs(t.t_boot) - abs(t.statistic)) <= 1e-10 * abs(t.statistic))
+    assert ties == (2 if ref["impose_null"] else 0)
+    assert t.p_value == pytest.approx(ref["p_value"] + ties / 512, abs=1e-15)
 
 
 @pytest.fixture(scope="module")

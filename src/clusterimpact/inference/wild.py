@@ -92,6 +92,7 @@ _MAX_ENUM_G = 20
 _CHUNK_ELEMENTS = 1 << 21
 _PROGRESS_SECONDS = 2.0
 _SQRT5 = np.sqrt(5.0)
+_RADEMACHER = np.array([-1.0, 1.0])
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 
 
@@ -123,7 +124,7 @@ def wild_weights(kind: WildWeights, shape: tuple[int, int],
     """
     rng = _rng(seed)
     if kind == "rademacher":
-        return rng.integers(0, 2, size=shape).astype(float) * 2.0 - 1.0
+        return _RADEMACHER[rng.integers(0, 2, size=shape)]
     if kind == "webb":
         return _WEBB[rng.integers(0, 6, size=shape)]
     if kind == "mammen":
@@ -645,9 +646,9 @@ def wild_bootstrap(result, *, reps: int = 9999, weights: WildWeights = "rademach
     Returns
     -------
     Result
-        ``tidy()`` has the key columns, ``estimate``, ``std_error`` (CR1), ``statistic``,
-        ``p_value``, ``conf_low``, ``conf_high`` (bootstrap), ``null``, ``reps``,
-        ``weights``, ``bootstrap``.
+        ``tidy()`` has the key columns, ``estimate``, ``std_error`` (CR1, or CR3 with
+        ``vcov="CR3"``), ``statistic``, ``p_value``, ``conf_low``, ``conf_high`` (bootstrap),
+        ``null``, ``reps``, ``weights``, ``bootstrap``.
 
     Examples
     --------
