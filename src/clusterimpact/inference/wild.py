@@ -42,8 +42,23 @@ model with dummies for every draw; implementations that bootstrap the
 demeaned data as if it were the whole model skip :math:`E` and differ by
 :math:`O(1/G)` in the studentisation.
 
+**CR3 studentisation** (``vcov="CR3"``, WCR13/WCU13). With
+:math:`Z = [X, \\ddot D_m]` and :math:`S_g = Z_g'\\ddot u_g` (affine in :math:`\\delta`), a
+bootstrap sample refitted without cluster :math:`g` gives
+:math:`R'(\\beta^*_{(g)} - \\beta^*) = (q_g - \\bar a)'\\sum_h S_h v_h - q_g'S_g v_g`, where
+:math:`q_g' = R'[(Z'Z - Z_g'Z_g)^{+}]_{x\\cdot}` and :math:`\\bar a = (a, 0)`: again
+:math:`\\operatorname{diag}(e) - LR` with :math:`G` small inverses computed once, so the
+jackknife costs what CR1 costs per draw, and the squared denominator is still quadratic in
+:math:`\\delta`. The statistic is :math:`(R'\\hat\\beta - r)/\\sqrt{\\sum_g (R'\\hat\\beta_{(g)} -
+R'\\hat\\beta)^2}`, as ``res.with_vcov("CR3")`` (MacKinnon, Nielsen & Webb's CV3 also has
+:math:`(G-1)/G`, which scales every t alike).
+
 References
 ----------
+MacKinnon, J. G., Nielsen, M. Ø. & Webb, M. D. (2023). Fast and reliable jackknife and
+bootstrap methods for cluster-robust inference. *Journal of Applied Econometrics* 38(5),
+671-694.
+
 Roodman, D., MacKinnon, J. G., Nielsen, M. Ø. & Webb, M. D. (2019). Fast and
 wild: bootstrap inference in Stata using boottest. *Stata Journal* 19(1), 4-60.
 
