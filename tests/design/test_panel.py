@@ -350,3 +350,23 @@ def test_panel_is_a_snapshot_of_the_data(mpdta):
     df["lemp"] *= 2
     np.testing.assert_array_equal(p.column("lemp"), before)
     assert p.data.loc[0, "lemp"] == before[0]
+
+
+@pytest.mark.parametrize("names", [["i"], ["s"], ["s", "i"], ["c", "f"], ["c"], ["b", "x"],
+                                   ["o", "s", "i", "f"], ["x"]])
+def test_group_codes_equal_pandas_groupby(names):
+    # Panel.groups' presence-table coding gives groupby(sort=True, observed=True)'s codes and keys
+    from clusterimpact.design import _codes
+    rng = np.random.default_rng(0)
+    n = 1000
+    df = pd.DataFrame({
+        "i": rng.integers(0, 5, n), "s": rng.choice(["a", "b", "c"], n),
+        "f": rng.integers(0, 2, n).astype("int8"),
+        "c": pd.Categorical(rng.choice(["hi", "lo"], n), categories=["lo", "hi", "unused"]),
+        "b": rng.integers(0, 2, n).astype(bool), "x": rng.choice([0.5, 1.5, -2.0], n),
+        "o": pd.Series(rng.choice(["q", "r"], n), dtype=object)})
+    df.loc[df["i"] == 3, "s"] = "z"  # combinations that never occur
+    grouped = df[names].groupby(names, sort=True, observed=True)
+    codes, labels = _codes.group_codes(df[names], names)
+    np.testing.assert_array_equal(codes, grouped.ngroup().to_numpy(dtype=np.int64))
+    pd.testing.assert_frame_equal(labels, grouped.size().index.to_frame(index=False)[names])

@@ -783,6 +783,12 @@ class Panel(_codes.RowArrays):
         if bad.any():
             _fail(f"Missing values in the by= column(s) {names}: {int(bad.sum())} row(s).",
                   self.data, bad, names, "Give them a category (e.g. 'unknown') or drop them.")
+        try:
+            fast = _codes.group_codes(sub, names)
+        except TypeError:  # unorderable mixed values: pandas names the problem
+            fast = None
+        if fast is not None:
+            return fast
         grouped = sub.groupby(names, sort=True, observed=True)
         codes = grouped.ngroup().to_numpy(dtype=np.int64)
         labels = grouped.size().index.to_frame(index=False)[names]

@@ -15,6 +15,20 @@ from clusterimpact.results.base import Result
 __all__ = ["RegressionResult"]
 
 
+class _LazyInfluence:
+    """The influence functions of a fit, computed when first read."""
+
+    __slots__ = ("fit",)
+
+    def __init__(self, fit: VcovData) -> None:
+        self.fit = fit
+
+    def build(self) -> np.ndarray:
+        fit = self.fit
+        we = fit.resid if fit.weights is None else np.asarray(fit.weights, dtype=float) * fit.resid
+        return fit.n * (fit.x * we[:, None]) @ fit.bread
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class RegressionResult(Result):
     """A :class:`~clusterimpact.results.Result` of a (weighted) least-squares fit.
@@ -50,6 +64,34 @@ class RegressionResult(Result):
     vcov_options: Mapping[str, Any] = field(default_factory=dict)
     survey: SurveyDesign | None = None
 
+    @property
+    def influence(self) -> np.ndarray | None:
+        """Row influence functions :math:`n\\,M \\ddot x_i w_i e_i` (see :class:`Result`).
+
+        Built from the stored fit on first access (an ``n x k`` product that the
+        covariance estimators do not need).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clusterimpact.inference.vcov import VcovData
+        >>> x = np.column_stack([np.ones(4), np.arange(4.0)]); e = np.array([1.0, -1, -1, 1])
+        >>> r = RegressionResult.from_fit(pd.DataFrame({"term": ["a", "b"]}), np.zeros(2),
+        ...                               VcovData(x, e), None, "HC1")
+        >>> r.influence.shape
+        (4, 2)
+        """
+        value = self.__dict__.get("_influence")
+        if isinstance(value, _LazyInfluence):
+            value = value.build()
+            self.__dict__["_influence"] = value
+        return value
+
+    @influence.setter
+    def influence(self, value: Any) -> None:
+        # the frozen dataclass __init__ sets fields through object.__setattr__
+        self.__dict__["_influence"] = value
+
     @staticmethod
     def _estimate_vcov(fit: VcovData, cluster: np.ndarray | None, name: str,
                        options: Mapping[str, Any], survey: SurveyDesign | None = None
@@ -71,8 +113,7 @@ class RegressionResult(Result):
         design, whose PSUs are the ``cluster`` codes) enables ``vcov="survey"``.
         """
         est = cls._estimate_vcov(fit, cluster, vcov, vcov_options, survey)
-        we = fit.resid if fit.weights is None else np.asarray(fit.weights, dtype=float) * fit.resid
-        influence = fit.n * (fit.x * we[:, None]) @ fit.bread
+        influence = _LazyInfluence(fit)
         meta = dict(info or {})
         meta.update(_vcov_info(est))
         return cls(keys=keys, estimate=estimate, vcov=est.cov, alpha=alpha, dof=est.df,
@@ -113,7 +154,8 @@ class RegressionResult(Result):
         est = self._estimate_vcov(self.fit, self.cluster, vcov, options, self.survey)
         info = dict(self.info)
         info.update(_vcov_info(est))
-        return replace(self, vcov=est.cov, dof=est.df, info=info, vcov_options=dict(options))
+        return replace(self, vcov=est.cov, dof=est.df, info=info, vcov_options=dict(options),
+                       influence=self.__dict__.get("_influence"))
 
     def wild_bootstrap(self, *, reps: int = 9999, weights: str = "rademacher", impose_null: bool = True,
                        seed: int | np.random.Generator | None = None, term: Any = None,
