@@ -90,7 +90,12 @@ def group_codes(frame: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, pd.D
     uniques, radix = [], []
     size = 1
     for name in names:
-        codes, levels = frame[name].factorize(sort=True)
+        column = frame[name]
+        if plain(column.dtype, "iu"):  # small integer codes: a presence table, no hashing
+            codes, levels = factorize(column.to_numpy())
+            levels = pd.Index(levels)
+        else:
+            codes, levels = column.factorize(sort=True)
         size *= max(len(levels), 1)
         if size > max(4 * len(frame), 1 << 16):
             return None

@@ -25,6 +25,7 @@ from clusterimpact.errors import (
     SpecificationError,
     suggest,
 )
+from clusterimpact.estimators._subgroups import FEW_CLUSTERS, warn_few_subgroup_clusters
 from clusterimpact.inference.multiplier import MultiplierWeights
 from clusterimpact.inference.randomization import RefitSpec
 from clusterimpact.kernels import cells as K
@@ -587,64 +588,25 @@ def att_gt(
             allow_unbalanced_panel=allow_unbalanced_panel, small_sample=small_sample), cfg.y),
     }
     _warn_few_clusters(int(row_cluster.size), panel)
-    if cfg.by and panel.is_panel and row_cluster.size >= _FEW_CLUSTERS:
-        _warn_few_subgroup_clusters(unit_group[keep_u], unit_cidx[keep_u] < n_coh - 1,
-                                    np.asarray(panel.unit_cluster)[keep_u], group_labels)
+    if cfg.by and panel.is_panel and row_cluster.size >= FEW_CLUSTERS:
+        warn_few_subgroup_clusters(unit_group[keep_u], unit_cidx[keep_u] < n_coh - 1,
+                                   np.asarray(panel.unit_cluster)[keep_u], group_labels,
+                                   remedy=_SUBGROUP_REMEDY)
     return build_result(design, stats, rows_u, cfg.alpha, info, seed)
 
 
-_FEW_CLUSTERS = 30
+_SUBGROUP_REMEDY = ("check them with res.aggregate(...).wild_bootstrap() or .randomization(), or "
+                    "refit with small_sample=True (cohort-leverage SEs with Welch df)")
 
 
 def _warn_few_clusters(n_clusters: int, panel: Panel) -> None:
     """Analytic influence-function SEs need many clusters (like CR1); say so when there are few."""
-    if n_clusters < _FEW_CLUSTERS:
+    if n_clusters < FEW_CLUSTERS:
         warnings.warn(
             f"Only {n_clusters} clusters ({panel.cluster or 'unit'}): analytic standard errors "
             "clustered on so few clusters tend to be too small. Check the aggregated effects "
             "with res.aggregate(...).wild_bootstrap() or .randomization().",
             FewClustersWarning, stacklevel=3)
-
-
-def _warn_few_subgroup_clusters(group: np.ndarray, treated: np.ndarray, cluster: np.ndarray,
-                                labels: pd.DataFrame) -> None:
-    """The few-clusters rule applied to each subgroup: its SEs rest on the clusters it occupies.
-
-    A subgroup present in few clusters (e.g. factory workers in 11 of 30 clusters, 4 of them
-    comparisons) has analytic SEs that are too small even when the panel has many clusters.
-    The rule is the panel's (fewer than 30 clusters) applied to the clusters each subgroup's
-    units occupy; one warning lists every such subgroup with its treated / untreated clusters.
-
-    Examples
-    --------
-    >>> import warnings, numpy as np, pandas as pd
-    >>> with warnings.catch_warnings(record=True) as w:
-    ...     warnings.simplefilter("always")
-    ...     _warn_few_subgroup_clusters(np.array([0, 0, 1, 1]), np.array([1, 0, 1, 0], bool),
-    ...                                 np.array([0, 1, 2, 3]), pd.DataFrame({"site": ["a", "b"]}))
-    >>> "site=a (2 clusters: 1 treated, 1 untreated)" in str(w[0].message)
-    True
-    """
-    n_cl = int(cluster.max()) + 1 if cluster.size else 0
-
-    def occupied(mask: np.ndarray) -> np.ndarray:
-        pairs = np.unique(group[mask] * n_cl + cluster[mask])
-        return np.bincount(pairs // n_cl, minlength=len(labels))
-
-    n_all = occupied(np.ones(group.size, dtype=bool))
-    n_treated, n_untreated = occupied(treated), occupied(~treated)
-    few = np.flatnonzero(n_all < _FEW_CLUSTERS)
-    if few.size == 0:
-        return
-    names = [", ".join(f"{c}={v}" for c, v in labels.iloc[k].items()) for k in few]
-    listed = "; ".join(f"{name} ({n_all[k]} clusters: {n_treated[k]} treated, "
-                       f"{n_untreated[k]} untreated)"
-                       for name, k in zip(names, few, strict=True))
-    warnings.warn(
-        f"Subgroup(s) whose units lie in fewer than {_FEW_CLUSTERS} clusters: {listed}. Their "
-        "analytic standard errors tend to be too "
-        "small; check them with res.aggregate(...).wild_bootstrap() or .randomization().",
-        FewClustersWarning, stacklevel=4)
 
 
 def _unit_groups(panel: Panel, by: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:

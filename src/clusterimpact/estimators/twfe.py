@@ -24,9 +24,10 @@ from clusterimpact.errors import (
     SpecificationError,
     suggest,
 )
+from clusterimpact.estimators._subgroups import FEW_CLUSTERS, warn_few_subgroup_clusters
 from clusterimpact.inference.randomization import RefitSpec
 from clusterimpact.inference.vcov import VcovData
-from clusterimpact.kernels.demean import demean
+from clusterimpact.kernels.demean import Absorbed, demean
 from clusterimpact.results.regression import RegressionResult
 
 __all__ = ["twfe"]
@@ -36,22 +37,62 @@ _VCOV_NAMES = ("CR1", "CR2", "CR3", "HC1", "SURVEY")
 
 
 def _well_conditioned(gram: np.ndarray, limit: float = 1e-8) -> bool:
-    """Whether a Gram matrix is clearly of full rank (its scaled smallest eigenvalue > ``limit``).
+    """Whether a Gram matrix is clearly of full rank: smallest over largest eigenvalue > ``limit``.
 
-    Rounding leaves a singular Gram an eigenvalue of order ``eps`` times its largest, so
-    ``limit`` far above ``eps`` certifies full rank; otherwise the caller checks the rank
-    of the design itself (an SVD, ~100 ms for a million rows and eight columns).
+    Rounding leaves a singular Gram an eigenvalue of order ``eps`` times its largest, and a
+    regressor the fixed effects absorb (a time-invariant covariate) keeps only rounding
+    noise, so a ratio far above ``eps`` certifies what the rank test of the design itself
+    (an SVD, ~100 ms for a million rows and eight columns) would find; otherwise the caller
+    runs that test. Regressors on very different scales also fall back to it.
 
     Examples
     --------
     >>> import numpy as np
     >>> _well_conditioned(np.eye(2)), _well_conditioned(np.ones((2, 2)))
     (True, False)
+    >>> _well_conditioned(np.diag([1.0, 1e-26]))  # an absorbed regressor's rounding noise
+    False
     """
-    d = np.sqrt(np.diag(gram))
-    if not (d > 0).all():
-        return False
-    return bool(np.linalg.eigvalsh(gram / np.outer(d, d))[0] > limit)
+    ev = np.linalg.eigvalsh(gram)
+    return bool(ev[-1] > 0 and ev[0] > limit * ev[-1])
+
+
+def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np.ndarray],
+                     w: np.ndarray | None, tol: float) -> Absorbed:
+    """Absorb subgroup-interacted fixed effects: one :func:`demean` per subgroup's rows.
+
+    With every fixed effect interacted with the subgroup, the projection is block
+    diagonal by subgroup, so each subgroup is demeaned on its own (the exact
+    two-way path then sees its own unit-by-period table instead of one with
+    units times subgroup-periods cells); degrees of freedom add up.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.asfortranarray([[1.0], [2.0], [3.0], [5.0]])
+    >>> r = _demean_by_group(x, [np.array([0, 0, 1, 1])], [np.array([0, 1]), np.array([2, 3])],
+    ...                      None, 1e-10)
+    >>> r.values.ravel().tolist(), r.fe_dof
+    ([-0.5, 0.5, -1.0, 1.0], 2)
+    """
+    out = np.empty(x.shape, order="F")
+    single = np.zeros(x.shape[0], dtype=bool)
+    fe_dof, iterations, converged = 0, 0, True
+    for idx in members:  # a handful of subgroups (their rows), each a vectorised pass
+        if idx.size == 0:
+            continue
+        sub = np.empty((idx.size, x.shape[1]), order="F")
+        for j in range(x.shape[1]):  # column gathers straight into a Fortran block
+            np.take(x[:, j], idx, out=sub[:, j])
+        part = demean(sub, [f[idx] for f in fe_codes], None if w is None else w[idx], tol=tol,
+                      overwrite=True)
+        for j in range(x.shape[1]):
+            out[idx, j] = part.values[:, j]
+        single[idx] = part.singletons
+        fe_dof += part.fe_dof
+        iterations = max(iterations, part.iterations)
+        converged &= part.converged
+    return Absorbed(out, (), fe_dof, single, iterations, converged)
 
 
 def _nested_in(codes: np.ndarray, group: np.ndarray) -> bool:
@@ -72,20 +113,21 @@ def _nested_in(codes: np.ndarray, group: np.ndarray) -> bool:
     return bool(np.array_equal(first[codes], group))
 
 
-def _by_group_columns(xd: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+def _by_group_columns(xd: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
     """``(n, k * G)`` columns ``j * G + g`` holding regressor ``j`` on subgroup ``g``'s rows, else 0.
 
     Examples
     --------
     >>> import numpy as np
-    >>> _by_group_columns(np.array([[1.0], [2.0], [3.0]]), np.array([0, 1, 0]), 2).tolist()
+    >>> _by_group_columns(np.array([[1.0], [2.0], [3.0]]), [np.array([0, 2]), np.array([1])]).tolist()
     [[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]
     """
     n, k = xd.shape
+    n_groups = len(members)
     out = np.zeros((n, k * n_groups), order="F")
-    rows = np.arange(n)
     for j in range(k):
-        out[rows, j * n_groups + group] = xd[:, j]
+        for s, idx in enumerate(members):
+            out[idx, j * n_groups + s] = xd[idx, j]
     return out
 
 
@@ -251,18 +293,20 @@ def twfe(
         # fixed effect interacted with the subgroup the projection is block diagonal, so the
         # subgroup-g column of a regressor demeaned is the regressor demeaned on g's rows
         g = rows(group)
+        members = [np.flatnonzero(g == s) for s in range(n_groups)]
+        absorbed = _demean_by_group(yx, fe_codes, members, wk, tol)
         fe_codes = [f if _nested_in(f, g) else f.astype(np.int64) * n_groups + g
                     for f in fe_codes]
+    else:
+        absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
     terms = ["treated", *covariates]
-
-    absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
     del yx
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
                       EstimationWarning, stacklevel=2)
     yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
     if n_groups > 1:
-        xd = _by_group_columns(xd, g, n_groups)
+        xd = _by_group_columns(xd, members)
     s = None if wk is None else np.sqrt(wk)
     xs = xd if s is None else xd * s[:, None]
     gram = xs.T @ xs
@@ -303,5 +347,9 @@ def twfe(
         "refit": RefitSpec(panel, partial(twfe, covariates=covariates, vcov=vcov, fe=fe,
                                           weights=weights, by=by, alpha=alpha, tol=tol), y),
     }
+    if n_groups > 1 and str(vcov).upper() == "CR1" and _n_levels(cluster) >= FEW_CLUSTERS:
+        warn_few_subgroup_clusters(g, np.isfinite(rows(np.asarray(panel.cohort_value))), cluster,
+                                   labels, remedy="check them with vcov='CR2' (Bell-McCaffrey df) "
+                                   "or res.wild_bootstrap()", stacklevel=3)
     return RegressionResult.from_fit(keys, coef[perm], fit, cluster, str(vcov).upper(),
                                      alpha=alpha, info=info, survey=panel.survey)

@@ -21,7 +21,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import DroppedRowsWarning, SpecificationError, suggest
+from clusterimpact.errors import DroppedRowsWarning, FewClustersWarning, SpecificationError, suggest
+from clusterimpact.estimators._subgroups import warn_few_subgroup_clusters
 from clusterimpact.estimators.event_study._common import MethodFit, Sample, event_bins, prepare, window
 from clusterimpact.estimators.event_study._imputation import fit_imputation, fit_two_stage
 from clusterimpact.estimators.event_study._regression import fit_dynamic_twfe, fit_sun_abraham
@@ -282,7 +283,15 @@ def event_study(
                    bool(bjs_leave_out), bool(sa_share_variance))
     parts = [sample if len(labels) == 1 and (group == j).all() else sample.subset(group == j)
              for j in range(len(labels))]
-    fits = [_fit_group(part, setup, vcov) for part in parts]
+    with warnings.catch_warnings():
+        if len(labels) > 1:  # one warning naming the subgroups replaces one per subgroup fit
+            warnings.simplefilter("ignore", FewClustersWarning)
+        fits = [_fit_group(part, setup, vcov) for part in parts]
+    if len(labels) > 1 and (method == "imputation" or str(vcov).upper() == "CR1"):
+        remedy = ("check them with res.wild_bootstrap()" if method == "imputation" else
+                  "check them with res.with_vcov('CR2') (Bell-McCaffrey df) or res.wild_bootstrap()")
+        warn_few_subgroup_clusters(group, np.isfinite(sample.cohort), sample.cluster, labels,
+                                   remedy=remedy, stacklevel=3)
     spec = {"window": (-big_l, big_r), "reference": None if method == "imputation" else reference,
             "bin_endpoints": bin_endpoints, "vcov": vcov, "sa_share_variance": bool(sa_share_variance)
             if method == "sun_abraham" else None,

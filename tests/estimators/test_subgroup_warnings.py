@@ -1,0 +1,66 @@
+"""The few-clusters rule per subgroup: every by= estimator names the subgroups in few clusters."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clusterimpact as ci
+from clusterimpact.errors import FewClustersWarning
+
+
+def _frame(n_periods: int, rare_clusters: int, n_clusters: int = 40, per: int = 6) -> pd.DataFrame:
+    """``n_clusters`` clusters, half adopting in period 2 (2-period) or 3; workers of subgroup
+    "rare" only in the first ``rare_clusters`` clusters, spread over treated and untreated ones."""
+    rng = np.random.default_rng(5)
+    n_units = n_clusters * per
+    cluster = np.repeat(np.arange(n_clusters), per)
+    cohort = np.where(cluster % 2 == 0, min(3, n_periods), 0)
+    rare = (cluster < rare_clusters) & (np.arange(n_units) % per < 2)
+    frame = pd.DataFrame({
+        "unit": np.repeat(np.arange(n_units), n_periods),
+        "time": np.tile(np.arange(1, n_periods + 1), n_units),
+        "cluster": np.repeat(cluster, n_periods), "cohort": np.repeat(cohort, n_periods),
+        "site": np.repeat(np.where(rare, "rare", "common"), n_periods)})
+    frame["y"] = rng.normal(size=len(frame)) + 0.5 * (frame["cohort"] > 0) * (
+        frame["time"] >= frame["cohort"])
+    return frame
+
+
+FITS = {
+    "twfe": (4, lambda p: ci.twfe(p, "y", by="site")),
+    "event_study": (4, lambda p: ci.event_study(p, "y", by="site")),
+    "event_study_imputation": (4, lambda p: ci.event_study(p, "y", by="site", method="imputation")),
+    "did": (2, lambda p: ci.did(p, "y", by="site")),
+    "att_gt": (4, lambda p: ci.att_gt(p, "y", by="site")),
+}
+
+
+def _panel(n_periods: int, rare_clusters: int) -> ci.Panel:
+    return ci.Panel(_frame(n_periods, rare_clusters), unit="unit", time="time", cohort="cohort",
+                    cluster="cluster")
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_small_subgroup_is_named(name):
+    periods, fit = FITS[name]
+    with pytest.warns(FewClustersWarning, match=r"site=rare \(10 clusters: 5 treated, 5 untreated\)"):
+        fit(_panel(periods, rare_clusters=10))
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_no_warning_when_every_subgroup_has_enough_clusters(name):
+    periods, fit = FITS[name]
+    panel = _panel(periods, rare_clusters=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        fit(panel)
+
+
+def test_no_subgroup_warning_with_bias_reduced_covariance():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        ci.twfe(_panel(4, rare_clusters=10), "y", by="site", vcov="CR2")
