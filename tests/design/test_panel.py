@@ -370,3 +370,21 @@ def test_group_codes_equal_pandas_groupby(names):
     codes, labels = _codes.group_codes(df[names], names)
     np.testing.assert_array_equal(codes, grouped.ngroup().to_numpy(dtype=np.int64))
     pd.testing.assert_frame_equal(labels, grouped.size().index.to_frame(index=False)[names])
+
+
+@pytest.mark.parametrize("varying", [False, True])
+def test_groups_on_a_grid_equal_groupby(varying):
+    # unit-level coding (columns constant within unit) and the row-level fallback agree with pandas
+    rng = np.random.default_rng(2)
+    n_units, n_per = 60, 4
+    df = pd.DataFrame({"id": np.repeat(np.arange(n_units), n_per),
+                       "t": np.tile(np.arange(n_per), n_units),
+                       "g": np.repeat(np.where(np.arange(n_units) % 3 == 0, 2, 0), n_per),
+                       "sex": np.repeat(rng.choice(["f", "m"], n_units), n_per),
+                       "band": np.repeat(rng.integers(0, 3, n_units), n_per)})
+    if varying:
+        df.loc[5, "band"] = 7  # one unit changes band: rows coded one by one
+    codes, labels = ci.Panel(df, unit="id", time="t", cohort="g").groups(["sex", "band"])
+    grouped = df.groupby(["sex", "band"], sort=True, observed=True)
+    np.testing.assert_array_equal(codes, grouped.ngroup().to_numpy(dtype=np.int64))
+    pd.testing.assert_frame_equal(labels, grouped.size().index.to_frame(index=False)[["sex", "band"]])

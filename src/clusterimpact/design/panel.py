@@ -783,6 +783,9 @@ class Panel(_codes.RowArrays):
         if bad.any():
             _fail(f"Missing values in the by= column(s) {names}: {int(bad.sum())} row(s).",
                   self.data, bad, names, "Give them a category (e.g. 'unknown') or drop them.")
+        fast = self._unit_level_groups(sub, names)
+        if fast is not None:
+            return fast
         try:
             fast = _codes.group_codes(sub, names)
         except TypeError:  # unorderable mixed values: pandas names the problem
@@ -793,6 +796,28 @@ class Panel(_codes.RowArrays):
         codes = grouped.ngroup().to_numpy(dtype=np.int64)
         labels = grouped.size().index.to_frame(index=False)[names]
         return codes, labels
+
+    def _unit_level_groups(self, sub: pd.DataFrame, names: list[str]
+                           ) -> tuple[np.ndarray, pd.DataFrame] | None:
+        """:meth:`groups` coded on one row per unit when the columns are constant within unit.
+
+        Only on sorted balanced grids (each unit's periods in consecutive rows), where
+        constancy is one reshaped comparison per column; ``None`` otherwise.
+        """
+        n_per = len(self.periods)
+        if self.unit is None or not self._grid or len(sub) != self.n_units * n_per or n_per < 2:
+            return None
+        for name in names:
+            values = sub[name].to_numpy()
+            if not (values.reshape(-1, n_per) == values[::n_per, None]).all():
+                return None
+        try:
+            coded = _codes.group_codes(sub.iloc[::n_per].reset_index(drop=True), names)
+        except TypeError:
+            return None
+        if coded is None:
+            return None
+        return np.repeat(coded[0], n_per), coded[1]
 
     # ------------------------------------------------------------- summaries
     def describe(self) -> pd.DataFrame:
