@@ -488,11 +488,6 @@ def att_gt(
         raise SpecificationError(
             "small_sample=True with a survey design (strata=/fpc= on the Panel): design-based "
             "variances already use the design's degrees of freedom; drop small_sample.")
-    if cfg.bootstrap is not None and panel.survey is not None:
-        raise SpecificationError(
-            "bootstrap= with a survey design (strata=/fpc= on the Panel): the multiplier bootstrap "
-            "ignores strata and the fpc. Use the design-based analytic standard errors "
-            "(bootstrap=None).")
     yv = panel.column(cfg.y)
     x, x_names = (None, []) if cfg.covariates is None else _covariate_matrix(panel, cfg.covariates)
 
@@ -574,7 +569,9 @@ def att_gt(
         "method": cfg.method if cfg.covariates is not None else "no covariates",
         "covariates": x_names[1:], "anticipation": cfg.anticipation,
         "base_period": cfg.base_period,
-        "vcov_type": panel.survey.label() if panel.survey is not None else
+        "vcov_type": (panel.survey.label() + (
+            f", multiplier bootstrap per PSU ({cfg.bootstrap} {cfg.boot_weights} draws)"
+            if cfg.bootstrap else "")) if panel.survey is not None else
         (f"multiplier bootstrap ({cfg.bootstrap} {cfg.boot_weights} draws)"
          if cfg.bootstrap else "analytic (influence function)")
         + f", clustered by {panel.cluster or 'unit'}"

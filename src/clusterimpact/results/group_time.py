@@ -186,13 +186,21 @@ def _vcov_and_se(infl: np.ndarray | BlockInfluence, d: GroupTimeDesign,
 
 def _bootstrap(design: GroupTimeDesign, infl: np.ndarray, vcov: np.ndarray, alpha: float,
                band_sets: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap-scaled vcov (analytic correlation, bootstrap SEs) and band critical values."""
+    """Bootstrap-scaled vcov (analytic correlation, bootstrap SEs) and band critical values.
+
+    With a survey design the multipliers are drawn per PSU on the PSU totals centred within
+    stratum and scaled by :math:`\\sqrt{(1-f_h) n_h/(n_h-1)}`, so that the bootstrap covariance
+    is the design-based one (:func:`clusterimpact.inference.survey.bootstrap_rows`).
+    """
     k = infl.shape[1]
     crit = np.full(k, np.nan)
     ok = np.isfinite(np.diag(vcov))
     if design.bootstrap is None or not ok.any():
         return vcov, crit
-    draws = multiplier_draws(np.asarray(infl)[:, ok], design.bootstrap, weights=design.boot_weights,
+    rows = np.asarray(infl)[:, ok]
+    if design.survey is not None:  # multipliers per PSU on stratum-centred, fpc-scaled totals
+        rows = design.survey.bootstrap_rows(rows / design.n_rows, design.row_cluster) * design.n_rows
+    draws = multiplier_draws(rows, design.bootstrap, weights=design.boot_weights,
                              seed=design.boot_seed)
     draws /= design.n_rows
     se_ok, _ = summarize_draws(draws, alpha)
