@@ -430,3 +430,29 @@ def test_multiplier_bootstrap_follows_strata_and_fpc_on_mpdta(mpdta):
     assert np.abs(gap).max() < 0.035
     bands = boot.aggregate("dynamic").tidy()
     assert (bands["band_high"] - bands["band_low"] > bands["conf_high"] - bands["conf_low"]).all()
+
+
+@pytest.mark.parametrize("method", ["twfe", "sun_abraham"])
+def test_event_study_survey_matches_r_svyglm(mpdta, method):
+    """vcov='survey' = R svyglm on the dummy regression (Sun-Abraham: its svycontrast of the
+    cohort x event-time dummies with cohort-share weights); tests/reference/survey_event_study_r.R."""
+    ref = json.loads((REF / "survey_event_study_r.json").read_text())
+    panel = _quiet(ci.Panel, mpdta.assign(f=0.3), unit="countyreal", time="year",
+                   cohort="first.treat", strata="state", fpc="f", lonely_psu="adjust")
+    tidy = _quiet(ci.event_study, panel, "lemp", method=method, vcov="survey").tidy()
+    tidy = tidy.set_index("event_time").loc[ref["event_time"]]
+    np.testing.assert_allclose(tidy["estimate"], ref[f"{method}_estimate"], rtol=1e-8)
+    np.testing.assert_allclose(tidy["std_error"], ref[f"{method}_se"], rtol=1e-8)
+    assert (tidy["df"] == ref["degf"]).all()
+    switched = _quiet(ci.event_study, panel, "lemp", method=method).with_vcov("survey")
+    np.testing.assert_allclose(switched.std_error, tidy["std_error"].to_numpy(), rtol=1e-12)
+
+
+def test_event_study_survey_needs_a_design_and_a_regression_method(mpdta):
+    plain = ci.Panel(mpdta, unit="countyreal", time="year", cohort="first.treat")
+    with pytest.raises(SpecificationError, match="needs a survey design"):
+        ci.event_study(plain, "lemp", vcov="survey")
+    svy = _quiet(ci.Panel, mpdta, unit="countyreal", time="year", cohort="first.treat",
+                 strata="state", lonely_psu="adjust")
+    with pytest.raises(SpecificationError, match="imputation"):
+        ci.event_study(svy, "lemp", method="imputation", vcov="survey")

@@ -97,7 +97,7 @@ class EventStudyResult(Result):
                 f"method {method!r} has its own variance (imputation: BJS's clustered estimator; "
                 "two-stage: the GMM sandwich). Refit with another method for registry covariances.")
         key = str(vcov).upper()
-        if key not in VCOV_ESTIMATORS:
+        if key not in VCOV_ESTIMATORS and key != "SURVEY":
             from clusterimpact.errors import suggest
 
             raise SpecificationError(f"Unknown vcov {vcov!r}; choose one of "

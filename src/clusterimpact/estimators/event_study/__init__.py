@@ -31,7 +31,7 @@ from clusterimpact.results.event_study import EventStudyResult
 __all__ = ["event_study"]
 
 Method = Literal["twfe", "sun_abraham", "imputation", "two_stage"]
-VcovName = Literal["CR1", "CR2", "CR3", "HC1"]
+VcovName = Literal["CR1", "CR2", "CR3", "HC1", "SURVEY"]
 
 _LABELS = {
     "twfe": "Event study (dynamic TWFE)",
@@ -144,7 +144,8 @@ def event_study(
         but the earliest pre-period get a lead).
     vcov
         Covariance estimator from the registry for the regression methods
-        (``"CR1"``, ``"CR2"``, ``"CR3"``, ``"HC1"``) and for the imputation
+        (``"CR1"``, ``"CR2"``, ``"CR3"``, ``"HC1"``, or ``"survey"``: design-based
+        with the Panel's strata and fpc, R ``svyglm``'s) and for the imputation
         pre-trend regression. The imputation and two-stage post-period
         covariances are their own (clustered on ``panel.cluster``).
     covariates
@@ -258,6 +259,13 @@ def event_study(
     """
     method = _check(method, get_args(Method), "method")
     vcov = _check(vcov, get_args(VcovName), "vcov", upper=True)
+    if vcov == "SURVEY" and panel.survey is None:
+        raise SpecificationError("vcov='survey' needs a survey design: build the Panel with "
+                                 "strata= and/or fpc= (cluster= is the PSU).")
+    if vcov == "SURVEY" and method == "imputation":
+        raise SpecificationError("vcov='survey' applies to the regression event studies "
+                                 "(method='twfe' or 'sun_abraham'); the imputation estimator's "
+                                 "variance is not yet design-based.")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if reference is not None and (not np.isfinite(reference) or reference >= 0):
         raise SpecificationError(f"reference must be a negative relative period (or None), got "

@@ -43,6 +43,8 @@ class Sample:
     unit: np.ndarray
     time: np.ndarray
     fe_names: tuple[str, ...] = ()
+    survey: Any = None  # the Panel's SurveyDesign, for vcov="survey"
+    psu: np.ndarray | None = None  # the Panel's cluster (PSU) code of each row, with a survey
 
     @property
     def n(self) -> int:
@@ -58,7 +60,8 @@ class Sample:
         return Sample(self.y[mask], self.cov[mask], None if self.w is None else self.w[mask],
                       [f[mask] for f in self.fe], self.cluster[mask], self.n_clusters,
                       self.event[mask], self.cohort[mask], self.treated[mask], self.unit[mask],
-                      self.time[mask], self.fe_names)
+                      self.time[mask], self.fe_names, self.survey,
+                      None if self.psu is None else self.psu[mask])
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,6 +195,8 @@ def prepare(panel: Any, y: str, covariates: Sequence[str], fe: Sequence[str] | N
         unit=np.asarray(panel.unit_code)[keep],
         time=np.asarray(panel.time_value, dtype=float)[keep],
         fe_names=tuple(fe_names),
+        survey=panel.survey,
+        psu=None if panel.survey is None else cluster[keep].astype(np.int64),
     )
     return sample, keep, {"n_dropped_missing": n_missing, "n_dropped_always_treated": n_always,
                           "fixed_effects": fe_names}

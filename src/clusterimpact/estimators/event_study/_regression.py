@@ -19,6 +19,7 @@ from clusterimpact.estimators.event_study._common import MethodFit, Sample, inde
 from clusterimpact.estimators.event_study._saturated import saturated_cells
 from clusterimpact.inference.vcov import VcovData, VcovEstimate, compute_vcov, satterthwaite_contrast
 from clusterimpact.kernels.demean import demean
+from clusterimpact.results.regression import _survey_vcov
 
 __all__ = ["contrast_inference", "fit_dynamic_twfe", "fit_sun_abraham", "share_scores"]
 
@@ -72,7 +73,10 @@ def _ols_fe(s: Sample, yx: np.ndarray, vcov: str, tol: float, names: list[str],
     upper = str(vcov).upper()
     cluster = None if upper == "HC1" else (
         s.cluster if cluster2 is None else np.column_stack([s.cluster, cluster2]))
-    est = compute_vcov(upper, data, cluster, **dict(options or {}))
+    if upper == "SURVEY":  # design-based (R svyglm): PSU totals of the scores, by stratum
+        est = _survey_vcov(data, s.psu, s.survey, options or {})
+    else:
+        est = compute_vcov(upper, data, cluster, **dict(options or {}))
     return keep, coef, est, resid
 
 
