@@ -561,7 +561,8 @@ def compute_vcov(name: str, data: VcovData, cluster: np.ndarray | None = None,
             f"Unknown vcov {name!r}; choose one of {choices}.{suggest(key, VCOV_ESTIMATORS)}")
     if key != "HC1" and cluster is not None:
         codes = np.asarray(cluster).reshape(len(cluster), -1)
-        if codes.shape[0] and min(np.unique(codes[:, j]).size for j in range(codes.shape[1])) < 2:
+        if codes.shape[0] and any(not (codes[:, j] != codes[0, j]).any()
+                                  for j in range(codes.shape[1])):  # one cluster in a column
             raise SpecificationError(
                 f"{key} standard errors need at least two clusters; every observation here is in "
                 "one cluster. Use vcov='HC1', or give the Panel a finer cluster= (e.g. the unit).")
