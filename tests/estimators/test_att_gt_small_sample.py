@@ -111,3 +111,31 @@ def test_bad_options(panel, mpdta):
                       cohort="first.treat", strata="st")
     with pytest.raises(SpecificationError, match="survey design"):
         ci.att_gt(survey, "lemp", small_sample=True)
+
+
+def test_two_period_did_equals_welch_and_the_att_gt_cell(mpdta):
+    two = mpdta[mpdta["year"].isin([2006, 2007]) & mpdta["first.treat"].isin([0, 2007])]
+    p = ci.Panel(two, unit="countyreal", time="year", cohort="first.treat")
+    res = ci.did(p, "lemp", small_sample=True).tidy().iloc[0]
+    wide = two.pivot(index="countyreal", columns="year", values="lemp")
+    cohort = two.groupby("countyreal")["first.treat"].first()
+    ref = _welch(wide, cohort, 2007, 2007, 2006)
+    assert res.estimate / res.std_error == pytest.approx(ref.statistic, rel=1e-10)
+    assert res.df == pytest.approx(ref.df, rel=1e-10)
+    cell = ci.att_gt(p, "lemp", small_sample=True).tidy().iloc[-1]
+    assert (cell.cohort, cell.time) == (2007, 2007)
+    assert cell.std_error == pytest.approx(res.std_error, rel=1e-10)
+    assert ci.did(p, "lemp").std_error[0] < res.std_error
+
+
+def test_repeated_cross_section_did_uses_cell_arms(mpdta):
+    two = mpdta[mpdta["year"].isin([2006, 2007]) & mpdta["first.treat"].isin([0, 2007])]
+    rcs = ci.Panel(two, unit=None, time="year", cohort="first.treat")
+    base, small = ci.did(rcs, "lemp"), ci.did(rcs, "lemp", small_sample=True)
+    assert small.estimate[0] == base.estimate[0]
+    # four arms (group x period): each row is a unit here, so the leverage factor is
+    # n/(n-1) per cell and the SE grows by about the square root of it
+    assert 1.0 < small.std_error[0] / base.std_error[0] < 1.05
+    assert np.isfinite(small.tidy()["df"].iloc[0])
+    with pytest.raises(SpecificationError, match="small_sample must be True or False"):
+        ci.did(rcs, "lemp", small_sample=1.5)

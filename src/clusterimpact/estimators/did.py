@@ -24,6 +24,7 @@ from clusterimpact.errors import (
     suggest,
 )
 from clusterimpact.estimators._subgroups import FEW_CLUSTERS, warn_few_subgroup_clusters
+from clusterimpact.inference.small_sample import arm_leverage, small_sample_vcov
 from clusterimpact.kernels import drdid as kernels
 from clusterimpact.kernels.ols import fit_wls
 from clusterimpact.results import Result
@@ -101,6 +102,27 @@ def _cluster_vcov(phi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     return sums.T @ sums / n**2
 
 
+def _small_sample_vcov(scores: np.ndarray, cluster: np.ndarray, group: np.ndarray,
+                      arm: np.ndarray, w: np.ndarray, n_groups: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Arm-leverage (cluster HC2) covariance and Welch df of the 2x2 (see ``small_sample``).
+
+    Rows are aggregated to (cluster, subgroup, arm) blocks whose weights give each
+    cluster's leverage in its arm (:func:`clusterimpact.inference.small_sample.arm_leverage`).
+    """
+    codes, inverse = np.unique(cluster, return_inverse=True)
+    n_arms = int(arm.max()) + 1
+    key = (inverse * n_groups + group) * n_arms + arm
+    uniq, block = np.unique(key, return_inverse=True)
+    weight = np.bincount(block, weights=w, minlength=uniq.size)
+    lev = arm_leverage(uniq // (n_groups * n_arms), uniq % (n_groups * n_arms), weight,
+                       codes.size, n_groups, n_arms)
+    sums = np.zeros((codes.size, scores.shape[1]))
+    np.add.at(sums, inverse, scores)
+    vcov, dof, _ = small_sample_vcov(sums, np.arange(n_groups), lev)
+    return vcov, dof
+
+
 def did(
     panel: Panel,
     y: str,
@@ -110,6 +132,7 @@ def did(
     by: str | Sequence[str] | None = None,
     alpha: float = 0.05,
     trim_level: float = 0.995,
+    small_sample: bool = False,
 ) -> Result:
     """Average treatment effect on the treated in a two-period DiD design.
 
@@ -139,6 +162,14 @@ def did(
     trim_level
         Comparison units with a propensity score above this are dropped from the
         IPW/DR estimators (DRDID's ``trim.level``).
+    small_sample
+        ``True``: each cluster's influence function is divided by
+        :math:`\\sqrt{1-h_c}`, with :math:`h_c` its weight share of its arm
+        (treated or comparison; on repeated cross-sections each group-period
+        cell), and the interval uses Welch-Satterthwaite degrees of freedom, as
+        ``att_gt(small_sample=True)`` (:mod:`clusterimpact.inference.small_sample`);
+        without covariates, Welch's two-sample *t* test on units (or on
+        equal-sized cluster means). Not with survey designs.
 
     Returns
     -------
@@ -187,6 +218,8 @@ def did(
     0       1.5       0.25
     """
     _check_method(method)
+    if small_sample not in (True, False):
+        raise SpecificationError(f"small_sample must be True or False, got {small_sample!r}.")
     if panel.n_periods != 2:
         raise SpecificationError(
             f"did() needs exactly two periods, the panel has {panel.n_periods}; "
@@ -267,7 +300,15 @@ def did(
         phi[rows, s] = res.influence * (n / rows.size)
 
     survey = panel.survey
-    vcov = _cluster_vcov(phi, cluster) if survey is None else survey.vcov(phi / n, cluster)
+    dof = None if survey is None else survey.df
+    if small_sample and survey is not None:
+        raise SpecificationError("small_sample=True with a survey design: design-based variances "
+                                 "already use the design's degrees of freedom; drop small_sample.")
+    if small_sample:
+        arm = d > 0 if post is None else 2 * (d > 0) + (post > 0)
+        vcov, dof = _small_sample_vcov(phi / n, cluster, group, arm, w, n_groups)
+    else:
+        vcov = _cluster_vcov(phi, cluster) if survey is None else survey.vcov(phi / n, cluster)
     keys = labels.reset_index(drop=True) if by is not None else pd.DataFrame(index=[0])
     n_clusters = int(np.unique(cluster).size)
     if n_groups > 1 and survey is None and n_clusters >= FEW_CLUSTERS:
@@ -286,5 +327,7 @@ def did(
         "covariates": covs,
         "panel": panel.is_panel,
     }
+    if small_sample:
+        info["vcov_type"] += ", arm-leverage adjusted, Welch-Satterthwaite df"
     return Result(keys=keys, estimate=estimates, vcov=vcov, alpha=alpha, info=info,
-                  dof=None if survey is None else survey.df, influence=phi, cluster=cluster)
+                  dof=dof, influence=phi, cluster=cluster)
