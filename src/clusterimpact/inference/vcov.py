@@ -163,7 +163,18 @@ def _codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _cluster_scores(xs: np.ndarray, es: np.ndarray, codes: np.ndarray, g: int) -> np.ndarray:
-    """Per-cluster score sums :math:`\\sum_{i \\in g} x_i e_i`, shape ``(G, k)``."""
+    """Per-cluster score sums :math:`\\sum_{i \\in g} x_i e_i`, shape ``(G, k)``.
+
+    Rows already grouped by cluster (data sorted by cluster, or clustered by unit on a
+    sorted panel) are summed segment by segment (``np.add.reduceat``, about twice as fast
+    as a ``bincount`` per column); otherwise one ``bincount`` per column.
+    """
+    if codes.size > 1 and xs.shape[1] > 1 and (codes[1:] >= codes[:-1]).all():
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        out = np.zeros((g, xs.shape[1]))
+        for j in range(xs.shape[1]):
+            out[codes[starts], j] = np.add.reduceat(xs[:, j] * es, starts)
+        return out
     return np.column_stack([np.bincount(codes, weights=xs[:, j] * es, minlength=g)
                             for j in range(xs.shape[1])])
 
