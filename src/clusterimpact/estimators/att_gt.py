@@ -601,8 +601,9 @@ def _warn_few_clusters(n_clusters: int, panel: Panel) -> None:
     if n_clusters < FEW_CLUSTERS:
         warnings.warn(
             f"Only {n_clusters} clusters ({panel.cluster or 'unit'}): analytic standard errors "
-            "clustered on so few clusters tend to be too small. Check the aggregated effects "
-            "with res.aggregate(...).wild_bootstrap() or .randomization().",
+            "clustered on so few clusters tend to be too small. Refit with small_sample=True "
+            "(cohort-leverage SEs, Welch df) and check the aggregated effects with "
+            "res.aggregate(...).wild_bootstrap() or .randomization().",
             FewClustersWarning, stacklevel=3)
 
 
