@@ -456,3 +456,14 @@ def test_event_study_survey_needs_a_design_and_a_regression_method(mpdta):
                  strata="state", lonely_psu="adjust")
     with pytest.raises(SpecificationError, match="imputation"):
         ci.event_study(svy, "lemp", method="imputation", vcov="survey")
+
+
+def test_event_study_vcov_none_follows_the_panel_design(mpdta):
+    svy = _quiet(ci.Panel, mpdta.assign(f=0.3), unit="countyreal", time="year",
+                 cohort="first.treat", strata="state", fpc="f", lonely_psu="adjust")
+    auto = _quiet(ci.event_study, svy, "lemp", vcov=None)
+    explicit = _quiet(ci.event_study, svy, "lemp", vcov="survey")
+    np.testing.assert_array_equal(auto.std_error, explicit.std_error)
+    plain = ci.Panel(mpdta, unit="countyreal", time="year", cohort="first.treat")
+    np.testing.assert_array_equal(ci.event_study(plain, "lemp", vcov=None).std_error,
+                                  ci.event_study(plain, "lemp").std_error)

@@ -111,7 +111,7 @@ def event_study(
     leads: int | None = None,
     lags: int | None = None,
     reference: int | None = -1,
-    vcov: VcovName = "CR1",
+    vcov: VcovName | None = "CR1",
     covariates: Sequence[str] | None = None,
     bin_endpoints: bool = True,
     alpha: float = 0.05,
@@ -146,8 +146,10 @@ def event_study(
         Covariance estimator from the registry for the regression methods
         (``"CR1"``, ``"CR2"``, ``"CR3"``, ``"HC1"``, or ``"survey"``: design-based
         with the Panel's strata and fpc, R ``svyglm``'s) and for the imputation
-        pre-trend regression. The imputation and two-stage post-period
-        covariances are their own (clustered on ``panel.cluster``).
+        pre-trend regression. ``None``: ``"survey"`` when the Panel declares a
+        survey design (regression methods), else ``"CR1"``, as ``twfe`` does.
+        The imputation and two-stage post-period covariances are their own
+        (clustered on ``panel.cluster``).
     covariates
         Time-varying covariates (in the regression, or in the first stage).
     bin_endpoints
@@ -258,6 +260,8 @@ def event_study(
     6           3   -0.1008
     """
     method = _check(method, get_args(Method), "method")
+    if vcov is None:  # the Panel's survey design if it has one, else CR1 (as twfe)
+        vcov = "SURVEY" if panel.survey is not None and method != "imputation" else "CR1"
     vcov = _check(vcov, get_args(VcovName), "vcov", upper=True)
     if vcov == "SURVEY" and panel.survey is None:
         raise SpecificationError("vcov='survey' needs a survey design: build the Panel with "
