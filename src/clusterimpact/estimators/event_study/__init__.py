@@ -111,7 +111,7 @@ def event_study(
     leads: int | None = None,
     lags: int | None = None,
     reference: int | None = -1,
-    vcov: VcovName | None = "CR1",
+    vcov: VcovName | None = None,
     covariates: Sequence[str] | None = None,
     bin_endpoints: bool = True,
     alpha: float = 0.05,
