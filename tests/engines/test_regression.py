@@ -148,3 +148,39 @@ def test_unit_clusters_use_moment_tables(mpdta, assert_regression):
     assert ms.n_blocks == 8 and st.n_blocks == 500
     assert_regression(ci.twfe_from_stats(st), ci.twfe_from_stats(ms))
     assert_regression(ci.event_study_from_stats(st), ci.event_study_from_stats(ms))
+
+
+@pytest.mark.parametrize(("cluster", "category"), [("worker_id", "gender"), ("cluster_id", "tier"),
+                                                   ("cluster_id", "cluster_type")])
+def test_category_specific_period_effects_every_engine(staggered, files, cluster, category,
+                                                       assert_regression):
+    # fe=["unit", "<category>^time"]: one slope, period effects per category level (constant
+    # within unit); the levels' normal equations summed from the (category, cohort, cluster)
+    # sums equal the row-level regression, including the nested-FE rule of CR1's K when each
+    # level lies in one cluster type (cluster_type is constant within cluster)
+    roles = {**STAG, "cluster": cluster}
+    fe = ["unit", f"{category}^time"]
+    ref = _quiet(ci.twfe, ci.Panel(staggered, **roles), "y", fe=fe)
+    explicit = staggered.assign(cat_t=staggered[category].astype(str) + "_"
+                                + staggered["period"].astype(str))
+    np.testing.assert_allclose(
+        _quiet(ci.twfe, ci.Panel(explicit, **roles), "y", fe=["unit", "cat_t"]).std_error,
+        ref.std_error, rtol=1e-12)
+    assert ref.info["fixed_effects"] == fe
+    for engine, src in _sources(staggered, "staggered", files):
+        lp = ci.LazyPanel(src, **roles, engine=engine)
+        got = _quiet(lp.twfe, "y", fe=fe)
+        np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-10)
+        np.testing.assert_allclose(got.std_error, ref.std_error, rtol=1e-10)
+        assert got.tidy()["df"].iloc[0] == ref.tidy()["df"].iloc[0]
+
+
+def test_absorbed_treatment_is_an_error_not_rounding_noise(mpdta):
+    # treatment constant within state: state-by-year effects absorb it; the rows used to return
+    # an estimate made of rounding noise (0.046, SE 0.31)
+    p = ci.Panel(mpdta, **MPDTA, cluster="state")
+    with pytest.raises(ci.EstimationError, match="collinear"):
+        _quiet(ci.twfe, p, "lemp", fe=["unit", "state^time"])
+    with pytest.raises(ci.EstimationError, match="collinear"):
+        _quiet(ci.LazyPanel(mpdta, **MPDTA, cluster="state").twfe, "lemp",
+               fe=["unit", "state^time"])

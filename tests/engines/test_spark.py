@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,3 +70,7 @@ def test_spark_regressions_equal_rows(spark, staggered, assert_regression):
     assert_regression(_quiet(ci.twfe, panel, "y", by="gender"), _quiet(lp.twfe, "y", by="gender"))
     assert_regression(_quiet(ci.event_study, panel, "y", method="twfe"),
                       _quiet(lp.event_study, "y"))
+    fe = ["unit", "tier^time"]  # category-specific period effects, one slope
+    ref, got = _quiet(ci.twfe, panel, "y", fe=fe), _quiet(lp.twfe, "y", fe=fe)
+    np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-10)
+    np.testing.assert_allclose(got.std_error, ref.std_error, rtol=1e-10)

@@ -748,6 +748,14 @@ class LazyPanel:
               term  estimate
         0  treated   -0.0365
         """
+        category = _category_trend(fe)
+        if category is not None:
+            if covariates is not None or by is not None:
+                raise SpecificationError(
+                    "LazyPanel.twfe with a '<column>^time' fixed effect takes no covariates= or "
+                    "by= (not yet compressed); use ci.twfe on a ci.Panel for those.")
+            stats = self._regression_stats(y, category, vcov)
+            return twfe_from_stats(stats, vcov=vcov, alpha=alpha, pool=True)
         _refuse(covariates, fe)
         return twfe_from_stats(self._regression_stats(y, by, vcov), vcov=vcov, alpha=alpha)
 
@@ -787,11 +795,28 @@ class LazyPanel:
         return self.moment_stats(y, by) if self.cluster == self.unit else self.cell_stats(y, by)
 
 
+def _category_trend(fe: Any) -> str | None:
+    """The column of ``fe=["unit", "<column>^time"]`` (category-specific period effects), else None.
+
+    Examples
+    --------
+    >>> _category_trend(["unit", "region^time"]), _category_trend(None)
+    ('region', None)
+    """
+    names = [] if fe is None else [fe] if isinstance(fe, str) else list(fe)
+    if len(names) != 2 or names[0] != "unit" or "^" not in str(names[1]):
+        return None
+    parts = [p.strip() for p in str(names[1]).split("^")]
+    if len(parts) != 2 or parts.count("time") != 1:
+        return None
+    return parts[0] if parts[1] == "time" else parts[1]
+
+
 def _refuse(covariates: Any, fe: Any) -> None:
     if covariates is not None:
         raise SpecificationError(
             "Regressions with covariates are not exactly compressible to (cohort, cluster) sums; "
             "use ci.Panel on the rows, or drop covariates=.")
     if fe is not None and list([fe] if isinstance(fe, str) else fe) != ["unit", "time"]:
-        raise SpecificationError(f"LazyPanel regressions absorb unit and time fixed effects only "
-                                 f"(got fe={fe!r}).")
+        raise SpecificationError(f"LazyPanel regressions absorb unit and time fixed effects, or "
+                                 f"unit and '<column>^time' ones (twfe), only (got fe={fe!r}).")

@@ -46,7 +46,9 @@ What is not exact
   :func:`event_study_from_stats` raise :class:`~clusterimpact.errors.SpecificationError`
   (use ``ci.twfe``/``ci.event_study`` on the rows, or balance the panel).
 * Weights that vary within unit (refused by ``LazyPanel.cell_stats``),
-  time-varying covariates, fixed effects other than unit and period,
+  time-varying covariates, fixed effects other than unit and period (or unit
+  and ``"<category>^time"`` for a category constant within unit: each level is
+  then its own two-way layout, ``twfe_from_stats(..., pool=True)``),
   ``vcov`` other than CR1 (CR2/CR3 need each cluster's hat matrix, HC1 the
   sums of squared residuals), ``bin_endpoints=False`` when treated rows fall
   outside the window (dropping them unbalances the panel).
@@ -211,7 +213,7 @@ def _small(n: int, big_k: int, g: int) -> float:
 
 # ------------------------------------------------------------------------ TWFE
 def twfe_from_stats(stats: CellStats | MomentStats, *, vcov: str = "CR1",
-                    alpha: float = 0.05) -> RegressionResult:
+                    alpha: float = 0.05, pool: bool = False) -> RegressionResult:
     """``ci.twfe`` (unit and period fixed effects, CR1) computed from compressed :class:`CellStats`.
 
     Parameters
@@ -225,6 +227,12 @@ def twfe_from_stats(stats: CellStats | MomentStats, *, vcov: str = "CR1",
         ``"CR1"`` only (see the module notes).
     alpha
         One minus the confidence level.
+    pool
+        ``False``: one coefficient per subgroup of the statistics (``by=``).
+        ``True``: the subgroups are the levels of a category with its own period
+        effects and one shared coefficient, ``ci.twfe(panel, y,
+        fe=["unit", "<category>^time"])`` (each level demeaned on its own, the
+        Gram matrices and cross-products summed).
 
     Returns
     -------
@@ -263,6 +271,8 @@ def twfe_from_stats(stats: CellStats | MomentStats, *, vcov: str = "CR1",
     """
     b = _blocks(stats, vcov, "twfe", drop_always=False)
     x = (b.periods[None, :] >= b.cohorts[:, None]).astype(float)[:, :, None]
+    if pool:
+        return _pooled_twfe(stats, b, x, alpha)
     n_groups = len(b.labels)
     coefs, breads, scores, n, units = [], [], [], 0, 0
     for s in range(n_groups):
@@ -302,6 +312,56 @@ def twfe_from_stats(stats: CellStats | MomentStats, *, vcov: str = "CR1",
     return RegressionResult(keys=keys, estimate=np.concatenate(coefs), vcov=cov, alpha=alpha,
                             dof=np.full(n_groups, float(g - 1)), info=info, influence=u * g,
                             cluster=np.arange(u.shape[0]))
+
+
+def _one_cluster_each(b: _Blocks) -> bool:
+    """Whether every subgroup's blocks lie in a single cluster."""
+    pairs = np.unique(b.group.astype(np.int64) * (b.n_clusters + 1) + b.cluster)
+    return bool(np.all(np.bincount(pairs // (b.n_clusters + 1)) <= 1))
+
+
+def _pooled_twfe(stats: CellStats | MomentStats, b: _Blocks, x: np.ndarray,
+                 alpha: float) -> RegressionResult:
+    """One slope with category-specific period effects: the subgroups' normal equations summed.
+
+    With unit effects nested in the categories the two-way projection is block diagonal by
+    category, so each category's regressor is demeaned on its own (:func:`_fit`) and
+    :math:`\\hat\\beta = (\\sum_k G_k)^{-1}\\sum_k c_k`; cluster scores add up over the
+    categories, evaluated at the pooled coefficient.
+    """
+    fits = [_fit(b, b.group == k, x) for k in range(len(b.labels))]
+    gram = sum(f.gram for f in fits)
+    if not gram[0, 0] > 1e-12 * max(sum(f.wg.sum() for f in fits), 1.0):
+        raise EstimationError("Regressor(s) 'treated' are collinear with the fixed effects: "
+                              "no variation within category and period. Remove them.")
+    bread = np.linalg.inv(gram)
+    coef = bread @ sum(f.xty for f in fits)
+    parts = [_scores(f, f.h, coef, b.n_clusters) for f in fits]
+    if b.cluster is None:  # pseudo-units: each category's units are its own rows
+        u, g = np.vstack(parts) @ bread, b.n_clusters
+    else:
+        u = sum(parts) @ bread
+        g = int(np.count_nonzero(np.bincount(b.cluster, minlength=b.n_clusters)))
+    warn_few_clusters(g, stacklevel=3)
+    n, units = sum(f.n for f in fits), sum(f.units for f in fits)
+    t, n_cat = b.periods.size, len(b.labels)
+    # slope + category-by-period levels, unless every category lies in one cluster (then that
+    # fixed effect is nested in the clusters and, as fixest and ci.twfe do, not counted)
+    nested = b.cluster is not None and _one_cluster_each(b)
+    cov = _small(n, 1 + (0 if nested else t * n_cat), g) * (u.T @ u)
+    category = "^".join(stats.by) if stats.by else "category"
+    info = {
+        "estimator": "TWFE", "outcome": stats.y, "n_obs": n, "n_units": units,
+        "fixed_effects": ["unit", f"{category}^time"], "fe_dof": units + n_cat * (t - 1),
+        "n_singletons": 0, "by": [],
+        "method": "TWFE (y on D = 1{t >= cohort}, unit and category-by-period FE absorbed)",
+        "vcov_type": "CR1", "vcov_label": "CR1 (cluster-robust, fixest small-sample correction)",
+        "n_clusters": g,
+        "engine": f"compressed ({stats.engine}): {stats.n_rows} rows -> {stats.n_blocks} blocks",
+    }
+    return RegressionResult(keys=pd.DataFrame({"term": ["treated"]}), estimate=coef, vcov=cov,
+                            alpha=alpha, dof=np.full(1, float(g - 1)), info=info,
+                            influence=u * g, cluster=np.arange(u.shape[0]))
 
 
 # ---------------------------------------------------------------- event study

@@ -144,6 +144,8 @@ def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[s
             codes.append(np.asarray(panel.time_code))
         elif name == "cluster":
             codes.append(np.asarray(panel.cluster_code))
+        elif isinstance(name, str) and "^" in name and name not in panel.data:
+            codes.append(_interacted_fe(panel, name))
         elif name in panel.data:
             c, _ = pd.factorize(panel.data[name], sort=True)
             if (c < 0).any():
@@ -151,9 +153,37 @@ def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[s
             codes.append(c.astype(np.int64))
         else:
             raise SpecificationError(
-                f"Unknown fixed effect {name!r}: use 'unit', 'time', 'cluster' or a column name."
+                f"Unknown fixed effect {name!r}: use 'unit', 'time', 'cluster', a column name or "
+                "'<column>^time'."
                 f"{suggest(name, ['unit', 'time', 'cluster', *map(str, panel.data.columns)])}")
     return codes, names
+
+
+def _interacted_fe(panel, name: str) -> np.ndarray:
+    """Codes of ``"col^time"`` (fixest's syntax): one fixed effect per (column level, period).
+
+    Examples
+    --------
+    >>> import pandas as pd, clusterimpact as ci
+    >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "t": [1, 2, 1, 2], "g": [2, 2, 0, 0],
+    ...                    "region": ["a", "a", "b", "b"]})
+    >>> _interacted_fe(ci.Panel(df, unit="id", time="t", cohort="g"), "region^time").tolist()
+    [0, 1, 2, 3]
+    """
+    parts = [p.strip() for p in name.split("^")]
+    if len(parts) != 2 or "time" not in parts or parts.count("time") != 1:
+        raise SpecificationError(
+            f"Interacted fixed effect {name!r}: use '<column>^time' (category-specific period "
+            "effects), e.g. 'region^time'.")
+    column = parts[0] if parts[1] == "time" else parts[1]
+    if column not in panel.data:
+        raise SpecificationError(f"The column {column!r} of fixed effect {name!r} is not in the data."
+                                 f"{suggest(column, list(map(str, panel.data.columns)))}")
+    c, _ = pd.factorize(panel.data[column], sort=True)
+    if (c < 0).any():
+        raise SpecificationError(f"The fixed-effect column {column!r} has missing values.")
+    n_t = len(panel.period_values)
+    return c.astype(np.int64) * n_t + np.asarray(panel.time_code)
 
 
 def _n_levels(codes: np.ndarray) -> int:
@@ -294,10 +324,13 @@ def twfe(
         # subgroup-g column of a regressor demeaned is the regressor demeaned on g's rows
         g = rows(group)
         members = [np.flatnonzero(g == s) for s in range(n_groups)]
+        scale = np.array([[np.abs(yx[idx, 1 + j]).max(initial=0.0) for idx in members]
+                          for j in range(k0)]).ravel()  # column j * G + s, before demeaning
         absorbed = _demean_by_group(yx, fe_codes, members, wk, tol)
         fe_codes = [f if _nested_in(f, g) else f.astype(np.int64) * n_groups + g
                     for f in fe_codes]
     else:
+        scale = np.abs(yx[:, 1:]).max(axis=0)
         absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
     terms = ["treated", *covariates]
     del yx
@@ -310,10 +343,14 @@ def twfe(
     s = None if wk is None else np.sqrt(wk)
     xs = xd if s is None else xd * s[:, None]
     gram = xs.T @ xs
-    if not _well_conditioned(gram) and np.linalg.matrix_rank(xs) < xs.shape[1]:
+    # a regressor the fixed effects absorb keeps only rounding noise (relative to its size
+    # before demeaning), which no rank test of the demeaned design alone can tell from signal
+    absorbed_cols = np.abs(xd).max(axis=0) <= 1e-9 * np.maximum(scale, 1e-300)
+    if absorbed_cols.any() or (not _well_conditioned(gram)
+                               and np.linalg.matrix_rank(xs) < xs.shape[1]):
         kept: list[int] = []
         for j in range(xs.shape[1]):  # greedy pass: which columns add nothing
-            if np.linalg.matrix_rank(xs[:, [*kept, j]]) == len(kept) + 1:
+            if not absorbed_cols[j] and np.linalg.matrix_rank(xs[:, [*kept, j]]) == len(kept) + 1:
                 kept.append(j)
         bad = list(dict.fromkeys(terms[j // n_groups] for j in range(xs.shape[1]) if j not in kept))
         raise EstimationError(
