@@ -348,3 +348,16 @@ def test_simulation_coverage_slow():
         assert np.all(np.abs(zs.mean(axis=0)) < 0.25), m
         coverage = (np.abs(zs) < 1.96).mean(axis=0)
         assert np.all(coverage > 0.9), (m, coverage)
+
+
+@pytest.mark.parametrize("method", ["twfe", "sun_abraham"])
+def test_indicators_absorbed_by_the_fixed_effects_are_an_error(method):
+    # mpdta's cohorts are constant within state, so state-by-year effects absorb every
+    # relative-time indicator; the regression used to return estimates of rounding noise
+    d = ci.datasets.load("mpdta").assign(state=lambda f: f["countyreal"] // 1000)
+    d["state_year"] = d["state"] * 10000 + d["year"]
+    p = ci.Panel(d, unit="countyreal", time="year", cohort="first.treat", cluster="state")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.ClusterImpactWarning)
+        with pytest.raises(ci.EstimationError, match="collinear with the fixed effects"):
+            ci.event_study(p, "lemp", method=method, fe=["unit", "state_year"])

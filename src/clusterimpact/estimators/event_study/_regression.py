@@ -44,6 +44,7 @@ def _ols_fe(s: Sample, yx: np.ndarray, vcov: str, tol: float, names: list[str],
     coefficients, the registry's :class:`VcovEstimate` and the residuals.
     ``cluster2`` (row codes) adds a second clustering dimension (two-way CR1).
     """
+    scale = np.abs(yx[:, 1:]).max(axis=0, initial=0.0)  # before demeaning (yx is not modified)
     absorbed = demean(yx, s.fe, s.w, tol=tol)
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
@@ -56,6 +57,13 @@ def _ols_fe(s: Sample, yx: np.ndarray, vcov: str, tol: float, names: list[str],
         root = np.sqrt(s.w)
         xs, ys = xd * root[:, None], yd * root
     gram = xs.T @ xs
+    # a regressor the fixed effects absorb keeps only rounding noise relative to its size before
+    # demeaning; the scaled Gram alone cannot tell that noise from signal
+    noise = np.abs(xd).max(axis=0, initial=0.0) <= 1e-9 * scale
+    if noise.any():
+        gram = gram.copy()
+        gram[noise, :] = 0.0
+        gram[:, noise] = 0.0
     keep = independent_columns(gram)
     if keep.size == 0:
         raise EstimationError("Every relative-time indicator is collinear with the fixed effects.")
