@@ -173,6 +173,8 @@ def test_category_specific_period_effects_every_engine(staggered, files, cluster
         np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-10)
         np.testing.assert_allclose(got.std_error, ref.std_error, rtol=1e-10)
         assert got.tidy()["df"].iloc[0] == ref.tidy()["df"].iloc[0]
+        assert_regression(_quiet(ci.event_study, ci.Panel(staggered, **roles), "y", fe=fe),
+                          _quiet(lp.event_study, "y", fe=fe))
 
 
 def test_absorbed_treatment_is_an_error_not_rounding_noise(mpdta):

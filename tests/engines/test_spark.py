@@ -74,3 +74,4 @@ def test_spark_regressions_equal_rows(spark, staggered, assert_regression):
     ref, got = _quiet(ci.twfe, panel, "y", fe=fe), _quiet(lp.twfe, "y", fe=fe)
     np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-10)
     np.testing.assert_allclose(got.std_error, ref.std_error, rtol=1e-10)
+    assert_regression(_quiet(ci.event_study, panel, "y", fe=fe), _quiet(lp.event_study, "y", fe=fe))

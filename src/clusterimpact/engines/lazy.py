@@ -779,6 +779,15 @@ class LazyPanel:
             raise SpecificationError(
                 f"LazyPanel.event_study supports method='twfe' only (got {method!r}); the other "
                 "estimators need row-level first stages: use ci.event_study on a ci.Panel.")
+        category = _category_trend(fe)
+        if category is not None:
+            if covariates is not None or by is not None:
+                raise SpecificationError(
+                    "LazyPanel.event_study with a '<column>^time' fixed effect takes no "
+                    "covariates= or by= (not yet compressed); use ci.event_study on a ci.Panel.")
+            return event_study_from_stats(self._regression_stats(y, category, vcov), leads=leads,
+                                          lags=lags, reference=reference, vcov=vcov,
+                                          bin_endpoints=bin_endpoints, alpha=alpha, pool=True)
         _refuse(covariates, fe)
         return event_study_from_stats(self._regression_stats(y, by, vcov), leads=leads, lags=lags,
                                       reference=reference, vcov=vcov, bin_endpoints=bin_endpoints,
@@ -819,4 +828,4 @@ def _refuse(covariates: Any, fe: Any) -> None:
             "use ci.Panel on the rows, or drop covariates=.")
     if fe is not None and list([fe] if isinstance(fe, str) else fe) != ["unit", "time"]:
         raise SpecificationError(f"LazyPanel regressions absorb unit and time fixed effects, or "
-                                 f"unit and '<column>^time' ones (twfe), only (got fe={fe!r}).")
+                                 f"unit and '<column>^time' ones, only (got fe={fe!r}).")

@@ -367,7 +367,8 @@ def _pooled_twfe(stats: CellStats | MomentStats, b: _Blocks, x: np.ndarray,
 # ---------------------------------------------------------------- event study
 def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None = None,
                            lags: int | None = None, reference: int | None = -1, vcov: str = "CR1",
-                           bin_endpoints: bool = True, alpha: float = 0.05) -> EventStudyResult:
+                           bin_endpoints: bool = True, alpha: float = 0.05,
+                           pool: bool = False) -> EventStudyResult:
     """``ci.event_study(method="twfe")`` (dynamic TWFE, CR1) from compressed :class:`CellStats`.
 
     Parameters
@@ -379,6 +380,11 @@ def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None 
         As in :func:`clusterimpact.event_study`.
     vcov
         ``"CR1"`` only.
+    pool
+        ``True``: the subgroups of the statistics are the levels of a category with
+        its own period effects and one set of event-time coefficients,
+        ``ci.event_study(panel, y, fe=["unit", "<category>^time"])`` (as
+        :func:`twfe_from_stats`'s ``pool``).
 
     Returns
     -------
@@ -444,7 +450,10 @@ def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None 
         raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
     x = (bins[:, :, None] == labels[None, None, :]).astype(float)
     g_all = b.n_clusters
-    fits = [_event_fit(b, b.group == s, x, labels, g_all) for s in range(len(b.labels))]
+    if pool:
+        fits = [_pooled_event_fit(b, x, labels, g_all)]
+    else:
+        fits = [_event_fit(b, b.group == s, x, labels, g_all) for s in range(len(b.labels))]
     if b.cluster is None and len(fits) > 1:  # pseudo-units: each subgroup on its own rows
         sizes = [f.scores.shape[0] for f in fits]
         starts = np.cumsum([0, *sizes])
@@ -456,9 +465,11 @@ def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None 
         fits = padded
     units = int(b.units.sum())
     sample = SimpleNamespace(n=units * b.periods.size, unit=np.arange(units), n_clusters=g_all)
+    category = "^".join(stats.by) if stats.by else "category"
     meta = {"n_dropped_missing": 0, "n_dropped_always_treated": b.n_always,
-            "fixed_effects": ["unit", "time"]}
-    res = _assemble(fits, b.labels, list(stats.by), "twfe", stats.y, alpha, sample, meta,
+            "fixed_effects": ["unit", f"{category}^time" if pool else "time"]}
+    labels_out, by_out = (pd.DataFrame(index=[0]), []) if pool else (b.labels, list(stats.by))
+    res = _assemble(fits, labels_out, by_out, "twfe", stats.y, alpha, sample, meta,
                     {"window": (-big_l, big_r), "reference": reference,
                      "bin_endpoints": bin_endpoints, "vcov": "CR1"})
     res.info["engine"] = f"compressed ({stats.engine}): {stats.n_rows} rows -> {stats.n_blocks} blocks"
@@ -491,3 +502,39 @@ def _event_fit(b: _Blocks, rows: np.ndarray, x: np.ndarray, labels: np.ndarray, 
     return MethodFit(labels[keep], coef, sc.T @ sc, float(g - 1), sc, mass,
                      {"covariates": np.zeros(0)})
 
+
+def _pooled_event_fit(b: _Blocks, x: np.ndarray, labels: np.ndarray, g_all: int) -> MethodFit:
+    """Dynamic TWFE with category-specific period effects: the categories' normal equations summed.
+
+    As :func:`_pooled_twfe`: each category is its own two-way layout; the event-time
+    coefficients are shared, their cluster scores added (stacked for pseudo-units).
+    """
+    fits = [_fit(b, b.group == k, x) for k in range(len(b.labels))]
+    gram = sum(f.gram for f in fits)
+    size = np.abs(x).max(axis=(0, 1))
+    noise = np.max([np.abs(f.h).max(axis=(0, 1)) for f in fits], axis=0) <= 1e-9 * size
+    gram[noise, :] = 0.0
+    gram[:, noise] = 0.0
+    keep = independent_columns(gram)
+    if keep.size == 0:
+        raise EstimationError("Every relative-time indicator is collinear with the fixed effects.")
+    if keep.size < labels.size:
+        dropped = [f"event_time::{e:g}" for j, e in enumerate(labels) if j not in set(keep.tolist())]
+        warnings.warn(f"{len(dropped)} regressor(s) collinear with the fixed effects and earlier "
+                      f"regressors were dropped: {', '.join(dropped[:8])}"
+                      f"{' ...' if len(dropped) > 8 else ''}.", EstimationWarning, stacklevel=3)
+    bread = np.linalg.inv(gram[np.ix_(keep, keep)])
+    coef = bread @ sum(f.xty for f in fits)[keep]
+    parts = [_scores(f, f.h[:, :, keep], coef, g_all) for f in fits]
+    if b.cluster is None:  # pseudo-units: each category's units are its own rows
+        sc, g = np.vstack(parts) @ bread, b.n_clusters
+    else:
+        sc = sum(parts) @ bread
+        g = int(np.count_nonzero(np.bincount(b.cluster, minlength=b.n_clusters)))
+    warn_few_clusters(g, stacklevel=4)
+    nested = b.cluster is not None and _one_cluster_each(b)
+    big_k = keep.size + (0 if nested else b.periods.size * len(b.labels))
+    sc *= np.sqrt(_small(sum(f.n for f in fits), big_k, g))
+    mass = sum(np.einsum("h,htk->k", f.wg, x) for f in fits)[keep]
+    return MethodFit(labels[keep], coef, sc.T @ sc, float(g - 1), sc, mass,
+                     {"covariates": np.zeros(0)})
