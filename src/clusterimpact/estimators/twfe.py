@@ -224,8 +224,10 @@ def twfe(
         #strata). Default: ``"survey"`` when the Panel declares a survey
         design, else ``"CR1"``. Switch later with ``res.with_vcov(...)``.
     fe
-        Fixed effects to absorb: ``"unit"``, ``"time"``, ``"cluster"`` or data
-        columns; default ``["unit", "time"]``.
+        Fixed effects to absorb: ``"unit"``, ``"time"``, ``"cluster"``, data
+        columns, or ``"<column>^time"`` (one effect per column level and period,
+        fixest's syntax: e.g. ``["unit", "region^time"]`` for region-specific
+        period effects); default ``["unit", "time"]``.
     weights
         Weight column; default the panel's weights if it has any.
     by

@@ -165,8 +165,9 @@ def event_study(
         per-cluster scores, so ``res.compare()`` works.
     fe
         The two sets of fixed effects, unit-like then period-like (default
-        ``["unit", "time"]``); the first must be nested in the clusters for
-        the imputation and two-stage variances.
+        ``["unit", "time"]``; ``"<column>^time"`` gives category-specific period
+        effects, e.g. ``["unit", "region^time"]``); the first must be nested in
+        the clusters for the imputation and two-stage variances.
     tol
         Convergence tolerance of the fixed-effect absorption.
     sa_share_variance
