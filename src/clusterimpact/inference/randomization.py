@@ -2,9 +2,13 @@
 
 Under the sharp null of no effect anywhere, the outcomes do not depend on
 which cluster got the programme when; so re-assigning the observed roll-out
-dates (the cluster -> cohort mapping, within strata) and re-estimating gives
-the exact null distribution of any statistic when the assignment was random
-(Fisher 1935; for DiD designs, MacKinnon & Webb 2020). The p-value is
+dates (the cluster -> cohort mapping, within assignment strata) and re-estimating
+gives the exact null distribution of any statistic when the assignment was random
+(Fisher 1935; for DiD designs, MacKinnon & Webb 2020). The ``strata=`` here are
+the blocks of the randomisation, not a survey design's sampling strata
+(``Panel(strata=)``), which do not restrict the re-assignments (with
+``statistic="t"`` the refitted results' standard errors still follow the
+Panel's design). The p-value is
 
 .. math:: p = \\frac{1 + \\#\\{b: |T_b| \\ge |T|\\}}{1 + B}
 
@@ -234,7 +238,12 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
     seed
         Integer or Generator (the global state is never used).
     strata
-        Cluster-level column(s): dates are permuted only within strata.
+        Cluster-level column(s): dates are permuted only within strata. These are
+        *assignment* strata (the blocks within which roll-out dates were randomised),
+        not the Panel's sampling ``strata=`` of a survey design, which are not used
+        for the re-assignments: the null distribution comes from how the dates were
+        assigned, so pass the sampling strata here only if the dates were also
+        randomised within them.
     statistic
         ``"estimate"`` (default; gives the interval) or ``"t"`` (studentised, better
         behaved with heterogeneous clusters).
