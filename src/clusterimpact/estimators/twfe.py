@@ -58,41 +58,72 @@ def _well_conditioned(gram: np.ndarray, limit: float = 1e-8) -> bool:
 
 
 def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np.ndarray],
-                     w: np.ndarray | None, tol: float) -> Absorbed:
+                     w: np.ndarray | None, tol: float
+                     ) -> tuple[Absorbed, np.ndarray, np.ndarray, np.ndarray]:
     """Absorb subgroup-interacted fixed effects: one :func:`demean` per subgroup's rows.
 
     With every fixed effect interacted with the subgroup, the projection is block
     diagonal by subgroup, so each subgroup is demeaned on its own (the exact
     two-way path then sees its own unit-by-period table instead of one with
-    units times subgroup-periods cells); degrees of freedom add up.
+    units times subgroup-periods cells); degrees of freedom add up. The demeaned
+    regressors go straight into the subgroup-interacted design: column ``j * G + s``
+    holds regressor ``j`` (column ``1 + j`` of ``x``) on subgroup ``s``'s rows, else 0.
+
+    Returns the absorption of the first column of ``x`` (the outcome; its ``values``
+    are ``(n, 1)``), the ``(n, k * G)`` interacted design, and per design column its
+    largest absolute value before and after demeaning.
 
     Examples
     --------
     >>> import numpy as np
-    >>> x = np.asfortranarray([[1.0], [2.0], [3.0], [5.0]])
-    >>> r = _demean_by_group(x, [np.array([0, 0, 1, 1])], [np.array([0, 1]), np.array([2, 3])],
-    ...                      None, 1e-10)
+    >>> x = np.asfortranarray([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 5.0]])
+    >>> r, xd, before, after = _demean_by_group(
+    ...     x, [np.array([0, 0, 1, 1])], [np.array([0, 1]), np.array([2, 3])], None, 1e-10)
     >>> r.values.ravel().tolist(), r.fe_dof
-    ([-0.5, 0.5, -1.0, 1.0], 2)
+    ([-0.5, 0.5, -0.5, 0.5], 2)
+    >>> xd.tolist(), before.tolist(), after.tolist()
+    ([[-0.5, 0.0], [0.5, 0.0], [0.0, -1.0], [0.0, 1.0]], [2.0, 5.0], [0.5, 1.0])
     """
-    out = np.empty(x.shape, order="F")
-    single = np.zeros(x.shape[0], dtype=bool)
+    n, k = x.shape[0], x.shape[1] - 1
+    n_groups = len(members)
+    yd = np.empty((n, 1), order="F")
+    xd = np.zeros((n, k * n_groups), order="F")
+    before = np.zeros(k * n_groups)
+    after = np.zeros(k * n_groups)
+    single = np.zeros(n, dtype=bool)
     fe_dof, iterations, converged = 0, 0, True
-    for idx in members:  # a handful of subgroups (their rows), each a vectorised pass
+    for s, idx in enumerate(members):  # a handful of subgroups (their rows), each vectorised
         if idx.size == 0:
             continue
         sub = np.empty((idx.size, x.shape[1]), order="F")
         for j in range(x.shape[1]):  # column gathers straight into a Fortran block
             np.take(x[:, j], idx, out=sub[:, j])
+        before[s::n_groups] = np.abs(sub[:, 1:]).max(axis=0)
         part = demean(sub, [f[idx] for f in fe_codes], None if w is None else w[idx], tol=tol,
                       overwrite=True)
-        for j in range(x.shape[1]):
-            out[idx, j] = part.values[:, j]
+        yd[idx, 0] = part.values[:, 0]
+        for j in range(k):
+            xd[idx, j * n_groups + s] = part.values[:, 1 + j]
+        after[s::n_groups] = np.abs(part.values[:, 1:]).max(axis=0)
         single[idx] = part.singletons
         fe_dof += part.fe_dof
         iterations = max(iterations, part.iterations)
         converged &= part.converged
-    return Absorbed(out, (), fe_dof, single, iterations, converged)
+    return Absorbed(yd, (), fe_dof, single, iterations, converged), xd, before, after
+
+
+def _group_members(g: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Row indices of each subgroup, ascending (``np.flatnonzero(g == s)``), from one sort.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [m.tolist() for m in _group_members(np.array([1, 0, 1, 2, 0]), 3)]
+    [[1, 4], [0, 2], [3]]
+    """
+    small = g.astype(np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64, copy=False)
+    order = np.argsort(small, kind="stable")  # radix sort for small codes; stable: ascending rows
+    return np.split(order, np.cumsum(np.bincount(g, minlength=n_groups))[:-1])
 
 
 def _nested_in(codes: np.ndarray, group: np.ndarray) -> bool:
@@ -111,24 +142,6 @@ def _nested_in(codes: np.ndarray, group: np.ndarray) -> bool:
     first = np.empty(int(codes.max()) + 1, dtype=group.dtype)
     first[codes] = group  # some row's subgroup per level
     return bool(np.array_equal(first[codes], group))
-
-
-def _by_group_columns(xd: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
-    """``(n, k * G)`` columns ``j * G + g`` holding regressor ``j`` on subgroup ``g``'s rows, else 0.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> _by_group_columns(np.array([[1.0], [2.0], [3.0]]), [np.array([0, 2]), np.array([1])]).tolist()
-    [[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]
-    """
-    n, k = xd.shape
-    n_groups = len(members)
-    out = np.zeros((n, k * n_groups), order="F")
-    for j in range(k):
-        for s, idx in enumerate(members):
-            out[idx, j * n_groups + s] = xd[idx, j]
-    return out
 
 
 def _fe_codes(panel, fe: Sequence[str] | None) -> tuple[list[np.ndarray], list[str]]:
@@ -325,29 +338,27 @@ def twfe(
         # fixed effect interacted with the subgroup the projection is block diagonal, so the
         # subgroup-g column of a regressor demeaned is the regressor demeaned on g's rows
         g = rows(group)
-        members = [np.flatnonzero(g == s) for s in range(n_groups)]
-        scale = np.array([[np.abs(yx[idx, 1 + j]).max(initial=0.0) for idx in members]
-                          for j in range(k0)]).ravel()  # column j * G + s, before demeaning
-        absorbed = _demean_by_group(yx, fe_codes, members, wk, tol)
+        absorbed, xd, scale, size = _demean_by_group(yx, fe_codes, _group_members(g, n_groups),
+                                                     wk, tol)
         fe_codes = [f if _nested_in(f, g) else f.astype(np.int64) * n_groups + g
                     for f in fe_codes]
     else:
         scale = np.abs(yx[:, 1:]).max(axis=0)
         absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
+        xd = absorbed.values[:, 1:]
+        size = np.abs(xd).max(axis=0)
     terms = ["treated", *covariates]
     del yx
     if not absorbed.converged:
         warnings.warn("Fixed-effect absorption did not converge; estimates may be inaccurate.",
                       EstimationWarning, stacklevel=2)
-    yd, xd = absorbed.values[:, 0], absorbed.values[:, 1:]
-    if n_groups > 1:
-        xd = _by_group_columns(xd, members)
+    yd = absorbed.values[:, 0]
     s = None if wk is None else np.sqrt(wk)
     xs = xd if s is None else xd * s[:, None]
     gram = xs.T @ xs
     # a regressor the fixed effects absorb keeps only rounding noise (relative to its size
     # before demeaning), which no rank test of the demeaned design alone can tell from signal
-    absorbed_cols = np.abs(xd).max(axis=0) <= 1e-9 * np.maximum(scale, 1e-300)
+    absorbed_cols = size <= 1e-9 * np.maximum(scale, 1e-300)
     if absorbed_cols.any() or (not _well_conditioned(gram)
                                and np.linalg.matrix_rank(xs) < xs.shape[1]):
         kept: list[int] = []
