@@ -467,3 +467,31 @@ def test_event_study_vcov_none_follows_the_panel_design(mpdta):
     plain = ci.Panel(mpdta, unit="countyreal", time="year", cohort="first.treat")
     np.testing.assert_array_equal(ci.event_study(plain, "lemp", vcov=None).std_error,
                                   ci.event_study(plain, "lemp").std_error)
+
+
+def test_randomization_refits_keep_the_survey_design():
+    # 8 factories (PSUs) in 2 strata with an fpc, 2 treated: all 28 assignments are enumerated;
+    # each is studentised by its own design-based SE, as the observed statistic (before, the
+    # refitted panels dropped strata/fpc and twfe(vcov='survey') failed on them)
+    from itertools import combinations
+    rng = np.random.default_rng(5)
+    psu = np.repeat(np.arange(8), 3 * 4)
+    worker = np.repeat(np.arange(24), 4)
+    period = np.tile(np.arange(4), 24)
+    base = pd.DataFrame({"worker": worker, "period": period, "psu": psu, "stratum": psu // 4,
+                         "N": 10.0, "y": rng.normal(size=96) + rng.normal(size=8)[psu]})
+
+    def fit(treated):
+        df = base.assign(g=np.where(np.isin(base["psu"], treated), 2, 0))
+        p = _panel(df, unit="worker", time="period", cohort="g", cluster="psu",
+                   strata="stratum", fpc="N", nest=False, weights=None)
+        return _quiet(ci.twfe, p, "y")
+
+    observed = fit([0, 5])
+    assert observed.info["vcov_type"] == "survey"
+    t = np.array([fit(list(c)).tidy()["statistic"][0] for c in combinations(range(8), 2)])
+    t_obs = observed.tidy()["statistic"][0]
+    ri = _quiet(observed.randomization, reps=999, statistic="t", seed=1).tidy()
+    assert bool(ri["exact"][0]) and ri["reps"][0] == 28
+    np.testing.assert_allclose(ri["p_value"][0], np.mean(np.abs(t) >= abs(t_obs) * (1 - 1e-10)),
+                               rtol=1e-12)

@@ -6,9 +6,9 @@ dates (the cluster -> cohort mapping, within assignment strata) and re-estimatin
 gives the exact null distribution of any statistic when the assignment was random
 (Fisher 1935; for DiD designs, MacKinnon & Webb 2020). The ``strata=`` here are
 the blocks of the randomisation, not a survey design's sampling strata
-(``Panel(strata=)``), which do not restrict the re-assignments (with
-``statistic="t"`` the refitted results' standard errors still follow the
-Panel's design). The p-value is
+(``Panel(strata=)``), which do not restrict the re-assignments; the refits keep
+the Panel's design, so with ``statistic="t"`` every re-assignment is studentised
+by its design-based standard error, as the observed statistic. The p-value is
 
 .. math:: p = \\frac{1 + \\#\\{b: |T_b| \\ge |T|\\}}{1 + B}
 
@@ -318,7 +318,9 @@ def randomization(result, *, reps: int = 999, seed: int | np.random.Generator | 
     def build(assign: np.ndarray):
         frame = data.assign(**{_COHORT: assign[cl]})
         return type(panel)(frame, unit=panel.unit, time=panel.time, cohort=_COHORT,
-                           cluster=panel.cluster, weights=panel.weights_column)
+                           cluster=panel.cluster, weights=panel.weights_column,
+                           strata=panel.strata_column, fpc=panel.fpc_column, nest=panel.nest,
+                           lonely_psu=panel.lonely_psu)  # the sampling design is kept
 
     obs = _stat(result, row, statistic)
     theta, c = np.empty(len(plans)), np.empty(len(plans))
