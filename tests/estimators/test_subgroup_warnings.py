@@ -64,3 +64,52 @@ def test_no_subgroup_warning_with_bias_reduced_covariance():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewClustersWarning)
         ci.twfe(_panel(4, rare_clusters=10), "y", by="site", vcov="CR2")
+
+
+REMEDIES = {
+    "twfe": "vcov='CR2'",
+    "event_study": "res.with_vcov('CR2')",
+    "event_study_imputation": "res.wild_bootstrap()",
+    "did": "small_sample=True",
+    "att_gt": "small_sample=True",
+}
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_warning_names_the_estimators_remedy(name):
+    periods, fit = FITS[name]
+    with pytest.warns(FewClustersWarning) as record:
+        fit(_panel(periods, rare_clusters=10))
+    text = " ".join(str(w.message) for w in record if "Subgroup(s)" in str(w.message))
+    assert REMEDIES[name] in text
+
+
+SURVEY_FITS = {
+    "twfe": (4, lambda p: ci.twfe(p, "y", by="site")),
+    "event_study": (4, lambda p: ci.event_study(p, "y", by="site")),
+    "did": (2, lambda p: ci.did(p, "y", by="site")),
+    "att_gt": (4, lambda p: ci.att_gt(p, "y", by="site")),
+}
+
+
+@pytest.mark.parametrize("name", SURVEY_FITS)
+def test_no_subgroup_warning_with_a_survey_design(name):
+    """Design-based variances (t on #PSUs - #strata df) are not the CR1 the rule is about."""
+    periods, fit = SURVEY_FITS[name]
+    frame = _frame(periods, rare_clusters=10)
+    frame["stratum"] = frame["cluster"] % 4  # PSUs (clusters) nested in strata
+    panel = ci.Panel(frame, unit="unit", time="time", cohort="cohort", cluster="cluster",
+                     strata="stratum")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        fit(panel)
+
+
+@pytest.mark.parametrize("name", ["did", "att_gt"])
+def test_no_subgroup_warning_with_small_sample(name):
+    """small_sample=True is the remedy the warning names; with it, no warning."""
+    periods, _ = FITS[name]
+    estimator = getattr(ci, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        estimator(_panel(periods, rare_clusters=10), "y", by="site", small_sample=True)

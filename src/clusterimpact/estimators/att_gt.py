@@ -585,7 +585,8 @@ def att_gt(
             allow_unbalanced_panel=allow_unbalanced_panel, small_sample=small_sample), cfg.y),
     }
     _warn_few_clusters(int(row_cluster.size), panel)
-    if cfg.by and panel.is_panel and row_cluster.size >= FEW_CLUSTERS:
+    if (cfg.by and panel.is_panel and row_cluster.size >= FEW_CLUSTERS and not small_sample
+            and panel.survey is None):  # CR1-like analytic SEs only
         warn_few_subgroup_clusters(unit_group[keep_u], unit_cidx[keep_u] < n_coh - 1,
                                    np.asarray(panel.unit_cluster)[keep_u], group_labels,
                                    remedy=_SUBGROUP_REMEDY)

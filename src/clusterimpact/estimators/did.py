@@ -311,9 +311,10 @@ def did(
         vcov = _cluster_vcov(phi, cluster) if survey is None else survey.vcov(phi / n, cluster)
     keys = labels.reset_index(drop=True) if by is not None else pd.DataFrame(index=[0])
     n_clusters = int(np.unique(cluster).size)
-    if n_groups > 1 and survey is None and n_clusters >= FEW_CLUSTERS:
+    if n_groups > 1 and survey is None and not small_sample and n_clusters >= FEW_CLUSTERS:
         warn_few_subgroup_clusters(group, d > 0, cluster, labels, stacklevel=3,
-                                   remedy="check them with res.wild_bootstrap() or .randomization()")
+                                   remedy="check them with res.wild_bootstrap() or .randomization(), "
+                                   "or refit with small_sample=True (arm-leverage SEs, Welch df)")
     info = {
         "estimator": "2x2 difference-in-differences",
         "outcome": y,
