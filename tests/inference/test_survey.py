@@ -495,3 +495,24 @@ def test_randomization_refits_keep_the_survey_design():
     assert bool(ri["exact"][0]) and ri["reps"][0] == 28
     np.testing.assert_allclose(ri["p_value"][0], np.mean(np.abs(t) >= abs(t_obs) * (1 - 1e-10)),
                                rtol=1e-12)
+
+
+def test_multiplier_bootstrap_without_a_design_is_the_clustered_one(mpdta):
+    # no survey design: multipliers on the clusters' influence rows as they are (no centring,
+    # no n/(n-1) or fpc scaling), as before survey designs existed (R did's bootstrap)
+    from clusterimpact.inference.multiplier import multiplier_draws, summarize_draws
+    p = ci.Panel(mpdta, unit="countyreal", time="year", cohort="first.treat", cluster="state")
+    res = _quiet(ci.att_gt, p, "lemp", bootstrap=999, seed=7)
+    d = res.design
+    assert d.survey is None and "per PSU" not in res.info["vcov_type"]
+    draws = multiplier_draws(np.asarray(res.influence), 999, weights=d.boot_weights,
+                             seed=d.boot_seed) / d.n_rows
+    se, crit = summarize_draws(draws, 0.05)
+    np.testing.assert_allclose(res.std_error, se, rtol=1e-12)
+    np.testing.assert_allclose(res.tidy()["band_low"], res.estimate - crit * se, rtol=1e-12)
+    # ...and not the design-based rows: with states as the only stratum they would be centred
+    # and scaled by G/(G-1)
+    centred = ci.Panel(mpdta.assign(s=0), unit="countyreal", time="year", cohort="first.treat",
+                       cluster="state", strata="s")
+    boot = _quiet(ci.att_gt, centred, "lemp", bootstrap=999, seed=7)
+    assert np.abs(boot.std_error / res.std_error - 1).max() > 1e-3
