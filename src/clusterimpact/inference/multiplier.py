@@ -8,6 +8,13 @@ is :math:`\\hat\\theta^* - \\hat\\theta = \\sum_c v_c U_c` with i.i.d. multiplie
 sums: its ``bres`` is the same draw times :math:`n/\\sqrt{C}`, a constant that
 cancels in every reported quantity.
 
+**Survey designs.** With strata and an fpc the rows are not the raw cluster
+sums but :func:`clusterimpact.inference.survey.bootstrap_rows`: the PSU totals
+centred within stratum and scaled by :math:`\\sqrt{(1-f_h)\\,n_h/(n_h-1)}` (lonely
+PSUs as the design declares), one multiplier per PSU; the draws' covariance is
+then the linearised design-based covariance in expectation, and the sup-t
+bands follow the design (``att_gt(..., bootstrap=B)`` on a survey Panel).
+
 No global random state is touched: randomness comes from ``seed``.
 """
 
