@@ -113,3 +113,12 @@ def test_no_subgroup_warning_with_small_sample(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewClustersWarning)
         estimator(_panel(periods, rare_clusters=10), "y", by="site", small_sample=True)
+
+
+def test_twfe_counts_the_same_clusters_with_dropped_rows():
+    """Dropped rows take the row-level count; one missing outcome changes no cluster's presence."""
+    frame = _frame(4, rare_clusters=10)
+    frame.loc[0, "y"] = np.nan
+    panel = ci.Panel(frame, unit="unit", time="time", cohort="cohort", cluster="cluster")
+    with pytest.warns(FewClustersWarning, match=r"site=rare \(10 clusters: 5 treated, 5 untreated\)"):
+        ci.twfe(panel, "y", by="site")

@@ -121,7 +121,7 @@ def _group_members(g: np.ndarray, n_groups: int) -> list[np.ndarray]:
     >>> [m.tolist() for m in _group_members(np.array([1, 0, 1, 2, 0]), 3)]
     [[1, 4], [0, 2], [3]]
     """
-    small = g.astype(np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64, copy=False)
+    small = g.astype(np.uint8 if n_groups <= 256 else np.int64, copy=False)
     order = np.argsort(small, kind="stable")  # radix sort for small codes; stable: ascending rows
     return np.split(order, np.cumsum(np.bincount(g, minlength=n_groups))[:-1])
 
@@ -197,6 +197,23 @@ def _interacted_fe(panel, name: str) -> np.ndarray:
         raise SpecificationError(f"The fixed-effect column {column!r} has missing values.")
     n_t = len(panel.period_values)
     return c.astype(np.int64) * n_t + np.asarray(panel.time_code)
+
+
+def _per_unit(g: np.ndarray, panel) -> np.ndarray | None:
+    """Each unit's value of the row array ``g`` (by unit code), ``None`` if it varies within a unit.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, clusterimpact as ci
+    >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "t": [1, 2, 1, 2], "g": [2, 2, 0, 0]})
+    >>> p = ci.Panel(df, unit="id", time="t", cohort="g")
+    >>> _per_unit(np.array([3, 3, 1, 1]), p).tolist(), _per_unit(np.array([3, 1, 1, 1]), p)
+    ([3, 1], None)
+    """
+    unit = np.asarray(panel.unit_code)
+    first = np.empty(panel.n_units, dtype=g.dtype)
+    first[unit] = g  # some row's value per unit (every unit has rows)
+    return first if np.array_equal(first[unit], g) else None
 
 
 def _n_levels(codes: np.ndarray) -> int:
@@ -333,6 +350,7 @@ def twfe(
     yx[:, 1] = treated
     for j, col in enumerate(cov_cols):
         yx[:, 2 + j] = rows(col)
+    unit_group = None
     if n_groups > 1:
         # fully interacted model = separate regressions, one joint covariance: with every
         # fixed effect interacted with the subgroup the projection is block diagonal, so the
@@ -340,8 +358,10 @@ def twfe(
         g = rows(group)
         absorbed, xd, scale, size = _demean_by_group(yx, fe_codes, _group_members(g, n_groups),
                                                      wk, tol)
-        fe_codes = [f if _nested_in(f, g) else f.astype(np.int64) * n_groups + g
-                    for f in fe_codes]
+        # each unit's subgroup, when every unit's rows are kept and lie in one subgroup
+        unit_group = _per_unit(g, panel) if all_rows and panel.is_panel else None
+        fe_codes = [f if (unit_group is not None and f is panel.unit_code) or _nested_in(f, g)
+                    else f.astype(np.int64) * n_groups + g for f in fe_codes]
     else:
         scale = np.abs(yx[:, 1:]).max(axis=0)
         absorbed = demean(yx, fe_codes, wk, tol=tol, overwrite=True)
@@ -387,7 +407,8 @@ def twfe(
         "estimator": "TWFE",
         "outcome": y,
         "n_obs": n,
-        "n_units": _n_levels(rows(np.asarray(panel.unit_code))),
+        "n_units": (panel.n_units if all_rows and panel.is_panel else
+                    _n_levels(rows(np.asarray(panel.unit_code)))),
         "fixed_effects": fe_names,
         "fe_dof": absorbed.fe_dof,
         "n_singletons": int(absorbed.singletons.sum()),
@@ -397,9 +418,15 @@ def twfe(
         "refit": RefitSpec(panel, partial(twfe, covariates=covariates, vcov=vcov, fe=fe,
                                           weights=weights, by=by, alpha=alpha, tol=tol), y),
     }
-    if n_groups > 1 and str(vcov).upper() == "CR1" and _n_levels(cluster) >= FEW_CLUSTERS:
-        warn_few_subgroup_clusters(g, np.isfinite(rows(np.asarray(panel.cohort_value))), cluster,
-                                   labels, remedy="check them with vcov='CR2' (Bell-McCaffrey df) "
-                                   "or res.wild_bootstrap()", stacklevel=3)
+    n_clusters = panel.n_clusters if all_rows else _n_levels(cluster)
+    if n_groups > 1 and str(vcov).upper() == "CR1" and n_clusters >= FEW_CLUSTERS:
+        # the (subgroup, cluster) presence table from one entry per unit when it can
+        by_unit = unit_group is not None
+        warn_few_subgroup_clusters(
+            unit_group if by_unit else g,
+            np.isfinite(panel.unit_cohort if by_unit else rows(np.asarray(panel.cohort_value))),
+            panel.unit_cluster if by_unit else cluster, labels,
+            remedy="check them with vcov='CR2' (Bell-McCaffrey df) or res.wild_bootstrap()",
+            stacklevel=3)
     return RegressionResult.from_fit(keys, coef[perm], fit, cluster, str(vcov).upper(),
                                      alpha=alpha, info=info, survey=panel.survey)
