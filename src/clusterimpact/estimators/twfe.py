@@ -113,7 +113,7 @@ def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np
 
 
 def _group_members(g: np.ndarray, n_groups: int) -> list[np.ndarray]:
-    """Row indices of each subgroup, ascending (``np.flatnonzero(g == s)``), from one sort.
+    """Row indices of each subgroup, ascending: ``np.flatnonzero(g == s)`` on one-byte codes.
 
     Examples
     --------
@@ -121,9 +121,8 @@ def _group_members(g: np.ndarray, n_groups: int) -> list[np.ndarray]:
     >>> [m.tolist() for m in _group_members(np.array([1, 0, 1, 2, 0]), 3)]
     [[1, 4], [0, 2], [3]]
     """
-    small = g.astype(np.uint8 if n_groups <= 256 else np.int64, copy=False)
-    order = np.argsort(small, kind="stable")  # radix sort for small codes; stable: ascending rows
-    return np.split(order, np.cumsum(np.bincount(g, minlength=n_groups))[:-1])
+    small = g.astype(np.uint8) if n_groups <= 256 else g  # 8x less memory traffic per pass
+    return [np.flatnonzero(small == s) for s in range(n_groups)]
 
 
 def _nested_in(codes: np.ndarray, group: np.ndarray) -> bool:
