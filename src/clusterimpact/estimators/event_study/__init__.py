@@ -86,7 +86,7 @@ def _fit_group(s: Sample, setup: _Setup, vcov: str, options: Mapping[str, Any] |
                                setup.sa_share_variance)
     if method == "two_stage":
         bins, _ = event_bins(s.event, big_l, big_r, setup.reference, setup.bin_endpoints)
-        return fit_two_stage(s, bins, setup.tol)
+        return fit_two_stage(s, bins, setup.tol, vcov)
     post_bins, _ = event_bins(s.event, big_l, big_r, None, setup.bin_endpoints)
     n_leads = big_l if big_l < setup.n_pre_max else max(setup.n_pre_max - 1, 0)
     lead_bins, _ = event_bins(s.event, n_leads, big_r, None, False)
@@ -147,9 +147,13 @@ def event_study(
         (``"CR1"``, ``"CR2"``, ``"CR3"``, ``"HC1"``, or ``"survey"``: design-based
         with the Panel's strata and fpc, R ``svyglm``'s) and for the imputation
         pre-trend regression. ``None``: ``"survey"`` when the Panel declares a
-        survey design (regression methods), else ``"CR1"``, as ``twfe`` does.
-        The imputation and two-stage post-period covariances are their own
-        (clustered on ``panel.cluster``).
+        survey design, else ``"CR1"``, as ``twfe`` does. Otherwise the
+        imputation and two-stage post-period covariances are their own
+        (clustered on ``panel.cluster``); with ``"survey"`` both use the
+        design-based variance of the estimator's exact linearisation (the
+        Butts-Gardner GMM scores totalled by PSU, centred within strata, with
+        the fpc; equal to R ``svyglm`` on the equivalent regression with a dummy
+        for every treated cohort-period cell), not BJS's conservative variance.
     covariates
         Time-varying covariates (in the regression, or in the first stage).
     bin_endpoints
@@ -262,15 +266,11 @@ def event_study(
     """
     method = _check(method, get_args(Method), "method")
     if vcov is None:  # the Panel's survey design if it has one, else CR1 (as twfe)
-        vcov = "SURVEY" if panel.survey is not None and method != "imputation" else "CR1"
+        vcov = "SURVEY" if panel.survey is not None else "CR1"
     vcov = _check(vcov, get_args(VcovName), "vcov", upper=True)
     if vcov == "SURVEY" and panel.survey is None:
         raise SpecificationError("vcov='survey' needs a survey design: build the Panel with "
                                  "strata= and/or fpc= (cluster= is the PSU).")
-    if vcov == "SURVEY" and method == "imputation":
-        raise SpecificationError("vcov='survey' applies to the regression event studies "
-                                 "(method='twfe' or 'sun_abraham'); the imputation estimator's "
-                                 "variance is not yet design-based.")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if reference is not None and (not np.isfinite(reference) or reference >= 0):
         raise SpecificationError(f"reference must be a negative relative period (or None), got "
@@ -363,6 +363,9 @@ def _assemble(fits: list[MethodFit], labels: pd.DataFrame, by: list[str], method
     vcov_label = {"twfe": regression, "sun_abraham": regression,
                   "imputation": f"BJS conservative (clustered{leave}); leads {spec['vcov']}",
                   "two_stage": "Butts-Gardner GMM (clustered)"}[method]
+    if spec["vcov"] == "SURVEY" and method in ("imputation", "two_stage"):
+        vcov_label = ("survey (design-based, linearised GMM scores)" if method == "two_stage" else
+                      "survey (design-based, linearised; leads: survey regression)")
     info = {
         "estimator": _LABELS[method],
         "method": method,

@@ -256,9 +256,14 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
     """BJS imputation estimates by event time, with the pre-trend test coefficients as leads."""
     fs = first_stage(s, tol)
     labels, codes = _post_codes(s, fs, post_bins)
-    centre = auxiliary_centre(s, fs, codes, leave_out)
-    tau, mass, scores = bin_scores(s, fs, codes, labels.size, centre)
-    v_post = scores.T @ scores
+    survey = str(vcov).upper() == "SURVEY"
+    if survey:  # the estimator's exact linearisation, not BJS's conservative tau-bar centring
+        tau, mass, scores = bin_scores(s, fs, codes, labels.size, None)
+        v_post, scores = survey_scores(s, scores)
+    else:
+        centre = auxiliary_centre(s, fs, codes, leave_out)
+        tau, mass, scores = bin_scores(s, fs, codes, labels.size, centre)
+        v_post = scores.T @ scores
     info: dict = {"first_stage_gamma": fs.gamma}
     # BJS Test 1: leads among the untreated rows, unit and period FE (and covariates)
     lead_rows = ~s.treated & np.isfinite(lead_bins) & (lead_bins < 0)
@@ -272,19 +277,21 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
         ev = np.flatnonzero(keep < lead_labels.size)
         lead_cov, pdof, lead_scores = contrast_inference(est, np.eye(ev.size), ev, sub.cluster,
                                                          s.n_clusters)
+        if survey:  # no per-PSU rows for the leads (their cross-subgroup covariance is NaN)
+            lead_scores = np.full((scores.shape[0], ev.size), np.nan)
         all_mass = np.bincount(lcodes[lcodes >= 0], weights=sub.weights()[lcodes >= 0],
                                minlength=lead_labels.size)
         lead_labels, lead_mass = lead_labels[keep[ev]], all_mass[keep[ev]]
         lead_est = coef[ev]
     else:
         lead_est, lead_cov = np.zeros(0), np.zeros((0, 0))
-        lead_scores, lead_mass, pdof = np.zeros((s.n_clusters, 0)), np.zeros(0), None
+        lead_scores, lead_mass, pdof = np.zeros((scores.shape[0], 0)), np.zeros(0), None
     n_pre, n_post = lead_labels.size, labels.size
     vc = np.full((n_pre + n_post, n_pre + n_post), np.nan)
     vc[:n_pre, :n_pre] = lead_cov
     vc[n_pre:, n_pre:] = v_post
     dof = np.r_[np.broadcast_to(np.inf if pdof is None else np.asarray(pdof, float), (n_pre,)),
-                np.full(n_post, np.inf)]
+                np.full(n_post, float(s.survey.df) if survey else np.inf)]
     info["notes"] = ["Leads are the coefficients of BJS's pre-trend regression on the untreated rows; "
                      "their covariance with the post-period estimates is not estimated (NaN)."] \
         if n_pre else []
@@ -292,8 +299,12 @@ def fit_imputation(s: Sample, post_bins: np.ndarray, lead_bins: np.ndarray, vcov
                      np.column_stack([lead_scores, scores]), np.r_[lead_mass, mass], info)
 
 
-def fit_two_stage(s: Sample, bins: np.ndarray, tol: float) -> MethodFit:
-    """Gardner's two-stage estimates with the Butts-Gardner GMM covariance."""
+def fit_two_stage(s: Sample, bins: np.ndarray, tol: float, vcov: str = "CR1") -> MethodFit:
+    """Gardner's two-stage estimates with the Butts-Gardner GMM covariance.
+
+    With ``vcov="survey"`` the same GMM scores, totalled by PSU, go through the
+    design-based formula (:func:`survey_scores`) instead of :math:`S'S`.
+    """
     fs = first_stage(s, tol)
     usable = np.isfinite(bins) & fs.imputable
     lost = np.isfinite(bins) & s.treated & ~fs.imputable
@@ -305,5 +316,25 @@ def fit_two_stage(s: Sample, bins: np.ndarray, tol: float) -> MethodFit:
         raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
     codes = np.where(usable, np.searchsorted(labels, np.where(usable, bins, labels[0])), -1)
     tau, mass, scores = bin_scores(s, fs, codes, labels.size, None)
+    if str(vcov).upper() == "SURVEY":
+        vc, scores = survey_scores(s, scores)
+        return MethodFit(labels, tau, vc, float(s.survey.df), scores, mass,
+                         {"first_stage_gamma": fs.gamma})
     return MethodFit(labels, tau, scores.T @ scores, None, scores, mass,
                      {"first_stage_gamma": fs.gamma})
+
+
+def survey_scores(s: Sample, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Design-based covariance of estimates from their per-cluster scores, and PSU rows.
+
+    ``scores`` is ``(G, H)`` by the sample's cluster code; its rows are added
+    into the Panel's PSUs and the covariance is
+    :math:`\\sum_h (1-f_h)\\frac{n_h}{n_h-1}\\sum_i (z_{hi}-\\bar z_h)(z_{hi}-\\bar z_h)'`
+    (:meth:`~clusterimpact.inference.survey.SurveyDesign.vcov`, R ``survey``'s
+    linearisation). The returned rows (one per PSU of the design) are the
+    stratum-centred, fpc-scaled totals whose cross-product is that covariance,
+    so cross-subgroup blocks computed from them are design-based too.
+    """
+    psu_of = np.zeros(scores.shape[0], dtype=np.int64)
+    psu_of[s.cluster] = s.psu
+    return s.survey.vcov(scores, psu_of), s.survey.bootstrap_rows(scores, psu_of)
