@@ -280,12 +280,20 @@ def test_multiplier_bootstrap_with_a_survey_design_matches_the_linearised_varian
     analytic = _quiet(ci.att_gt, _panel(), "y")
     boot = _quiet(ci.att_gt, _panel(), "y", bootstrap=40_000, seed=3)
     assert "multiplier bootstrap per PSU" in boot.info["vcov_type"]
-    # IQR-based bootstrap SEs (R did's) converge to the design-based SEs: within 2% at 40,000
-    # draws, cell by cell and for the aggregations
-    np.testing.assert_allclose(boot.std_error, analytic.std_error, rtol=0.02)
+    # the reported SEs are R did's IQR/1.349 of draws on the design's PSU rows...
+    from clusterimpact.inference.multiplier import multiplier_draws, summarize_draws
+    d = boot.design
+    rows = d.survey.bootstrap_rows(np.asarray(boot.influence) / d.n_rows, d.row_cluster)
+    draws = multiplier_draws(rows, 40_000, weights=d.boot_weights, seed=d.boot_seed)
+    np.testing.assert_allclose(boot.std_error, summarize_draws(draws, 0.05)[0], rtol=1e-12)
+    # ...whose standard deviation is the design-based SE (Monte Carlo s.e. ~0.4% here, any seed)
+    np.testing.assert_allclose(draws.std(axis=0), analytic.std_error, rtol=0.015)
+    # the IQR/1.349 of draws over 24 PSUs is not the SD: 1.004-1.026 x it over seeds 1-6, so the
+    # reported SEs, cell by cell and for the aggregations, are compared within 4%
+    np.testing.assert_allclose(boot.std_error, analytic.std_error, rtol=0.04)
     for kind in ("simple", "dynamic"):
         a, b = analytic.aggregate(kind), boot.aggregate(kind)
-        np.testing.assert_allclose(b.std_error, a.std_error, rtol=0.02)
+        np.testing.assert_allclose(b.std_error, a.std_error, rtol=0.04)
     # and they are not the clustered (stratum- and fpc-blind) bootstrap's
     blind = _panel(MAIN.assign(psu_id=MAIN["stratum"] * 1000 + MAIN["psu"]), cluster="psu_id",
                    strata=None, fpc=None, nest=False)
