@@ -93,22 +93,38 @@ def _design(panel: Panel, covariates: Sequence[str]) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _cluster_vcov(phi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """``sum_g S_g S_g' / n^2`` with ``S_g`` the within-cluster sums of the influence functions."""
-    n = phi.shape[0]
-    codes, inverse = np.unique(cluster, return_inverse=True)
-    sums = np.zeros((codes.size, phi.shape[1]))
-    np.add.at(sums, inverse, phi)
-    return sums.T @ sums / n**2
+def _cluster_sums(score: np.ndarray, cluster: np.ndarray, group: np.ndarray,
+                  n_groups: int) -> np.ndarray:
+    """Within-cluster sums :math:`S_{gs}` of every subgroup's influence column, one pass.
+
+    ``score`` holds each row's value in its own subgroup's column (the others are
+    zero), so one weighted ``bincount`` over the (cluster, subgroup) key gives
+    the (clusters x subgroups) sums, adding the rows in the same order as a
+    column-by-column sum. Cluster codes without rows are dropped, leaving the
+    clusters in ascending code order (as ``np.unique`` would).
+
+    Examples
+    --------
+    >>> _cluster_sums(np.array([1.0, 2, 3, 4]), np.array([0, 0, 2, 2]), np.array([0, 1, 1, 1]), 2)
+    array([[1., 2.],
+           [0., 7.]])
+    """
+    n_cl = int(cluster.max()) + 1 if cluster.size else 0
+    key = cluster.astype(np.int64) * n_groups + group
+    sums = np.bincount(key, weights=score, minlength=n_cl * n_groups).reshape(n_cl, n_groups)
+    present = np.bincount(cluster, minlength=n_cl) > 0
+    return sums if present.all() else sums[present]
 
 
-def _small_sample_vcov(scores: np.ndarray, cluster: np.ndarray, group: np.ndarray,
+def _small_sample_vcov(sums: np.ndarray, cluster: np.ndarray, group: np.ndarray,
                       arm: np.ndarray, w: np.ndarray, n_groups: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Arm-leverage (cluster HC2) covariance and Welch df of the 2x2 (see ``small_sample``).
 
-    Rows are aggregated to (cluster, subgroup, arm) blocks whose weights give each
-    cluster's leverage in its arm (:func:`clusterimpact.inference.small_sample.arm_leverage`).
+    ``sums`` are the clusters' sums of the influence functions over ``n``
+    (:func:`_cluster_sums`); rows are aggregated to (cluster, subgroup, arm) blocks whose weights give
+    each cluster's leverage in its arm
+    (:func:`clusterimpact.inference.small_sample.arm_leverage`).
     """
     codes, inverse = np.unique(cluster, return_inverse=True)
     n_arms = int(arm.max()) + 1
@@ -117,8 +133,6 @@ def _small_sample_vcov(scores: np.ndarray, cluster: np.ndarray, group: np.ndarra
     weight = np.bincount(block, weights=w, minlength=uniq.size)
     lev = arm_leverage(uniq // (n_groups * n_arms), uniq % (n_groups * n_arms), weight,
                        codes.size, n_groups, n_arms)
-    sums = np.zeros((codes.size, scores.shape[1]))
-    np.add.at(sums, inverse, scores)
     vcov, dof, _ = small_sample_vcov(sums, np.arange(n_groups), lev)
     return vcov, dof
 
@@ -281,9 +295,9 @@ def did(
     n = outcome.size
     n_groups = len(labels)
     estimates = np.full(n_groups, np.nan)
-    phi = np.zeros((n, n_groups))
+    score = np.zeros(n)  # each row's influence in its own subgroup's column of phi
     for s in range(n_groups):
-        rows = np.flatnonzero(group == s)
+        rows = np.flatnonzero(group == s) if n_groups > 1 else slice(None)
         args = (outcome[rows], d[rows]) if post is None else (outcome[rows], post[rows], d[rows])
         xs = None if x_arg is None else x_arg[rows]
         ws = None if w_arg is None else w_arg[rows]
@@ -297,7 +311,13 @@ def did(
             where = "" if by is None else f" in subgroup {labels.iloc[s].to_dict()}"
             raise EstimationError(f"did(method={method!r}){where}: {err}") from err
         estimates[s] = res.att
-        phi[rows, s] = res.influence * (n / rows.size)
+        score[rows] = res.influence * (n / res.influence.size)
+    if n_groups > 1:
+        phi = np.zeros((n, n_groups))
+        phi[np.arange(n), group] = score
+    else:
+        phi = score[:, None]
+    sums = _cluster_sums(score, cluster, group, n_groups)  # one pass for every subgroup
 
     survey = panel.survey
     dof = None if survey is None else survey.df
@@ -306,11 +326,12 @@ def did(
                                  "already use the design's degrees of freedom; drop small_sample.")
     if small_sample:
         arm = d > 0 if post is None else 2 * (d > 0) + (post > 0)
-        vcov, dof = _small_sample_vcov(phi / n, cluster, group, arm, w, n_groups)
+        vcov, dof = _small_sample_vcov(_cluster_sums(score / n, cluster, group, n_groups),
+                                       cluster, group, arm, w, n_groups)
     else:
-        vcov = _cluster_vcov(phi, cluster) if survey is None else survey.vcov(phi / n, cluster)
+        vcov = sums.T @ sums / n**2 if survey is None else survey.vcov(phi / n, cluster)
     keys = labels.reset_index(drop=True) if by is not None else pd.DataFrame(index=[0])
-    n_clusters = int(np.unique(cluster).size)
+    n_clusters = sums.shape[0]
     if n_groups > 1 and survey is None and not small_sample and n_clusters >= FEW_CLUSTERS:
         warn_few_subgroup_clusters(group, d > 0, cluster, labels, stacklevel=3,
                                    remedy="check them with res.wild_bootstrap() or .randomization(), "
