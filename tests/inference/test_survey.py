@@ -440,17 +440,21 @@ def test_multiplier_bootstrap_follows_strata_and_fpc_on_mpdta(mpdta):
     assert (bands["band_high"] - bands["band_low"] > bands["conf_high"] - bands["conf_low"]).all()
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("method", ["twfe", "sun_abraham"])
-def test_event_study_survey_matches_r_svyglm(mpdta, method):
+def test_event_study_survey_matches_r_svyglm(mpdta, method, weighted):
     """vcov='survey' = R svyglm on the dummy regression (Sun-Abraham: its svycontrast of the
-    cohort x event-time dummies with cohort-share weights); tests/reference/survey_event_study_r.R."""
+    cohort x event-time dummies with cohort weight-share weights), without and with county
+    sampling weights 1 + countyreal mod 3; tests/reference/survey_event_study_r.R."""
     ref = json.loads((REF / "survey_event_study_r.json").read_text())
-    panel = _quiet(ci.Panel, mpdta.assign(f=0.3), unit="countyreal", time="year",
-                   cohort="first.treat", strata="state", fpc="f", lonely_psu="adjust")
+    key = ("weighted_" if weighted else "") + method
+    panel = _quiet(ci.Panel, mpdta.assign(f=0.3, w=1 + mpdta["countyreal"] % 3), unit="countyreal",
+                   time="year", cohort="first.treat", strata="state", fpc="f",
+                   lonely_psu="adjust", weights="w" if weighted else None)
     tidy = _quiet(ci.event_study, panel, "lemp", method=method, vcov="survey").tidy()
     tidy = tidy.set_index("event_time").loc[ref["event_time"]]
-    np.testing.assert_allclose(tidy["estimate"], ref[f"{method}_estimate"], rtol=1e-8)
-    np.testing.assert_allclose(tidy["std_error"], ref[f"{method}_se"], rtol=1e-8)
+    np.testing.assert_allclose(tidy["estimate"], ref[f"{key}_estimate"], rtol=1e-8)
+    np.testing.assert_allclose(tidy["std_error"], ref[f"{key}_se"], rtol=1e-8)
     assert (tidy["df"] == ref["degf"]).all()
     switched = _quiet(ci.event_study, panel, "lemp", method=method).with_vcov("survey")
     np.testing.assert_allclose(switched.std_error, tidy["std_error"].to_numpy(), rtol=1e-12)
