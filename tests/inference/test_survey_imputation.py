@@ -84,22 +84,31 @@ def test_one_stratum_without_fpc_is_the_clustered_gmm_variance_times_g_over_g_mi
     assert (r1.tidy()["df"] == g - 1).all()
 
 
-def test_subgroups_get_design_based_cross_covariances(mpdta, design):
-    """by=: each subgroup's block is its own survey variance, and the cross blocks are the
-    design covariance of the two subgroups' PSU totals (centred within the same strata)."""
+def test_subgroups_are_domains_of_the_whole_design(mpdta):
+    """by=: each subgroup is a domain of the full design (PSUs outside it count with zero
+    totals), and the cross blocks are the design covariance of the subgroups' PSU totals."""
     df = mpdta.assign(half=mpdta["countyreal"] % 2)
-    panel = _quiet(ci.Panel, df, unit="countyreal", time="year", cohort="first.treat",
-                   strata="state", fpc="f", lonely_psu="adjust", weights="w")
-    both = _quiet(ci.event_study, panel, "lemp", method="two_stage", vcov="survey", by="half")
-    parts = [_quiet(ci.event_study, _quiet(ci.Panel, df[df["half"] == h], unit="countyreal",
-                                           time="year", cohort="first.treat", weights="w"),
-                    "lemp", method="two_stage") for h in (0, 1)]
-    k = parts[0].estimate.size
-    np.testing.assert_allclose(both.estimate, np.r_[parts[0].estimate, parts[1].estimate],
+    kw = {"unit": "countyreal", "time": "year", "cohort": "first.treat", "weights": "w"}
+    parts = [_quiet(ci.event_study, ci.Panel(df[df["half"] == h], **kw), "lemp",
+                    method="two_stage") for h in (0, 1)]
+    k, n_psu = parts[0].estimate.size, df["countyreal"].nunique()
+    # one stratum, no fpc: blocks = the subgroup's clustered GMM variance times n/(n-1) with n
+    # all 500 PSUs of the design; the two-stage scores of a subgroup sum to zero, so centring
+    # leaves no cross covariance
+    one = _quiet(ci.event_study, ci.Panel(df, strata="one", **kw), "lemp", method="two_stage",
+                 by="half")
+    np.testing.assert_allclose(one.estimate, np.r_[parts[0].estimate, parts[1].estimate],
                                rtol=1e-10)
-    # PSUs hold one subgroup each, so the cross covariance comes only from centring the PSU
-    # totals within strata: -sum_h (1-f) n_h/(n_h-1) n_h zbar_h(0) zbar_h(1)' != 0
-    cross = both.vcov[:k, k:]
-    assert np.isfinite(cross).all() and np.abs(cross).max() > 0
-    np.testing.assert_allclose(both.vcov, both.vcov.T, rtol=1e-12, atol=1e-18)
-    assert np.linalg.eigvalsh(both.vcov).min() > -1e-12 * np.abs(both.vcov).max()
+    factor = n_psu / (n_psu - 1)
+    np.testing.assert_allclose(one.vcov[:k, :k], parts[0].vcov * factor, rtol=1e-10)
+    np.testing.assert_allclose(one.vcov[k:, k:], parts[1].vcov * factor, rtol=1e-10)
+    np.testing.assert_allclose(one.vcov[:k, k:], 0, atol=1e-12 * np.abs(one.vcov).max())
+    # states as strata: centring within strata couples the subgroups (PSUs hold one subgroup
+    # each, cross block -sum_h (1-f) zbar_h(0) zbar_h(1)' n_h^2/(n_h-1) != 0); still a covariance
+    strat = _quiet(ci.event_study, _quiet(ci.Panel, df, strata="state", fpc="f",
+                                          lonely_psu="adjust", **kw),
+                   "lemp", method="two_stage", by="half")
+    cross = strat.vcov[:k, k:]
+    assert np.isfinite(cross).all() and np.abs(cross).max() > 1e-3 * np.abs(strat.vcov).max()
+    np.testing.assert_allclose(strat.vcov, strat.vcov.T, rtol=1e-12, atol=1e-18)
+    assert np.linalg.eigvalsh(strat.vcov).min() > -1e-12 * np.abs(strat.vcov).max()
