@@ -7,8 +7,12 @@ gives the exact null distribution of any statistic when the assignment was rando
 (Fisher 1935; for DiD designs, MacKinnon & Webb 2020). The ``strata=`` here are
 the blocks of the randomisation, not a survey design's sampling strata
 (``Panel(strata=)``), which do not restrict the re-assignments; the refits keep
-the Panel's design, so with ``statistic="t"`` every re-assignment is studentised
-by its design-based standard error, as the observed statistic. The p-value is
+the Panel's design (weights, strata, fpc), so the statistic is the estimator's
+own: sampling-weighted when the estimator uses the Panel's ``weights=``, and with
+``statistic="t"`` every re-assignment is studentised by its design-based standard
+error, as the observed statistic. The randomization p-value is about the sampled
+clusters (the assignment of dates among them), not a design-based statement about
+the population the survey represents. The p-value is
 
 .. math:: p = \\frac{1 + \\#\\{b: |T_b| \\ge |T|\\}}{1 + B}
 
