@@ -87,6 +87,9 @@ def test_warning_names_the_estimators_remedy(name):
 SURVEY_FITS = {
     "twfe": (4, lambda p: ci.twfe(p, "y", by="site")),
     "event_study": (4, lambda p: ci.event_study(p, "y", by="site")),
+    # the imputation estimators' covariance is design-based too with a survey Panel
+    "event_study_imputation": (4, lambda p: ci.event_study(p, "y", by="site", method="imputation")),
+    "event_study_two_stage": (4, lambda p: ci.event_study(p, "y", by="site", method="two_stage")),
     "did": (2, lambda p: ci.did(p, "y", by="site")),
     "att_gt": (4, lambda p: ci.att_gt(p, "y", by="site")),
 }

@@ -294,13 +294,13 @@ def event_study(
     by_names = [by] if isinstance(by, str) else list(by or [])
     setup = _Setup(method, big_l, big_r, reference, bin_endpoints, tol, n_pre_max,
                    bool(bjs_leave_out), bool(sa_share_variance))
-    parts = [sample if len(labels) == 1 and (group == j).all() else sample.subset(group == j)
-             for j in range(len(labels))]
+    parts = [sample if len(labels) == 1 and (group == j).all()  # row indices: no mask scans
+             else sample.subset(np.flatnonzero(group == j)) for j in range(len(labels))]
     with warnings.catch_warnings():
         if len(labels) > 1:  # one warning naming the subgroups replaces one per subgroup fit
             warnings.simplefilter("ignore", FewClustersWarning)
         fits = [_fit_group(part, setup, vcov) for part in parts]
-    if len(labels) > 1 and (method == "imputation" or str(vcov).upper() == "CR1"):
+    if len(labels) > 1 and vcov != "SURVEY" and (method == "imputation" or vcov == "CR1"):
         remedy = ("check them with res.wild_bootstrap()" if method == "imputation" else
                   "check them with res.with_vcov('CR2') (Bell-McCaffrey df) or res.wild_bootstrap()")
         warn_few_subgroup_clusters(group, np.isfinite(sample.cohort), sample.cluster, labels,

@@ -56,7 +56,7 @@ class Sample:
         return np.ones(self.n) if self.w is None else self.w
 
     def subset(self, mask: np.ndarray) -> Sample:
-        """The rows in ``mask`` (cluster codes keep their global numbering)."""
+        """The rows in ``mask`` (boolean, or row indices; cluster codes keep their global numbering)."""
         return Sample(self.y[mask], self.cov[mask], None if self.w is None else self.w[mask],
                       [f[mask] for f in self.fe], self.cluster[mask], self.n_clusters,
                       self.event[mask], self.cohort[mask], self.treated[mask], self.unit[mask],
