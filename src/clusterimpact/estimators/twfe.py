@@ -70,8 +70,8 @@ def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np
     holds regressor ``j`` (column ``1 + j`` of ``x``) on subgroup ``s``'s rows, else 0.
 
     Returns the absorption of the first column of ``x`` (the outcome; its ``values``
-    are ``(n, 1)``), the ``(n, k * G)`` interacted design, and per design column its
-    largest absolute value before and after demeaning.
+    are ``(n, 1)``, written over that column of ``x``), the ``(n, k * G)`` interacted
+    design, and per design column its largest absolute value before and after demeaning.
 
     Examples
     --------
@@ -86,8 +86,9 @@ def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np
     """
     n, k = x.shape[0], x.shape[1] - 1
     n_groups = len(members)
-    yd = np.empty((n, 1), order="F")
+    yd = x[:, :1]  # each subgroup's rows are read before they are written
     xd = np.zeros((n, k * n_groups), order="F")
+    buffer = np.empty(max((idx.size for idx in members), default=0) * x.shape[1])
     before = np.zeros(k * n_groups)
     after = np.zeros(k * n_groups)
     single = np.zeros(n, dtype=bool)
@@ -95,7 +96,8 @@ def _demean_by_group(x: np.ndarray, fe_codes: list[np.ndarray], members: list[np
     for s, idx in enumerate(members):  # a handful of subgroups (their rows), each vectorised
         if idx.size == 0:
             continue
-        sub = np.empty((idx.size, x.shape[1]), order="F")
+        # one buffer for every subgroup's block (a Fortran view of its start)
+        sub = buffer[:idx.size * x.shape[1]].reshape((idx.size, x.shape[1]), order="F")
         for j in range(x.shape[1]):  # column gathers straight into a Fortran block
             np.take(x[:, j], idx, out=sub[:, j])
         before[s::n_groups] = np.abs(sub[:, 1:]).max(axis=0)
