@@ -797,7 +797,10 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         n_real = int(layout.cg_start[n_cg])
         # (blocks, periods + 1) sums, the last column left for the weights (see panel_cell_factors)
         one_per_block = layout.order is not None
-        if ucode is None:  # y_rows is the (units, periods) outcome matrix of a sorted grid
+        if ucode is None and one_per_block:  # rows of the (units, periods) outcomes, not copied
+            wunit = weights if panel.has_weights else None
+            table = K.GridRows(y_rows, layout.order[:n_real], wunit)
+        elif ucode is None:  # y_rows is the (units, periods) outcome matrix of a sorted grid
             table = K.grid_table(y_rows, weights if panel.has_weights else None, layout, n_real,
                                  fill_weights=one_per_block)
         else:
@@ -806,10 +809,10 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
             wy = y_rows if not panel.has_weights else y_rows * weights[ucode]
             table = np.bincount(key, weights=wy, minlength=layout.n_blocks * (n_t + 1))
             table = table.reshape(layout.n_blocks, n_t + 1)[:n_real]
-        ysum = table[:, :n_t]
         filled = ucode is None and one_per_block
-        if filled:  # the gather wrote each block's (unit's) weight into the last column
-            wsum = table[:, n_t]
+        ysum = None if filled else table[:, :n_t]
+        if filled:  # each block is a unit: its weight
+            wsum = np.broadcast_to(1.0, n_real) if wunit is None else wunit[layout.order[:n_real]]
         else:
             wsum = np.bincount(layout.unit_block, weights=weights if n_kept == keep_u.size else
                                np.where(keep_u, weights, 0.0),

@@ -36,6 +36,7 @@ __all__ = [
     "BlockLayout",
     "CellPlan",
     "CellStats",
+    "GridRows",
     "block_layout",
     "cluster_rows",
     "grid_table",
@@ -159,9 +160,9 @@ class BlockInfluence:
     ([-0.5, 0.5, -1.0], [[1.5]])
     """
 
-    def __init__(self, table: np.ndarray, start: np.ndarray, mats: np.ndarray, *,
+    def __init__(self, table: np.ndarray | GridRows, start: np.ndarray, mats: np.ndarray, *,
                  equal_weights: bool | None = None) -> None:
-        self.table = table
+        self.table = table  # a C-ordered array, or GridRows gathering its rows on demand
         self.start = start
         self.mats = mats
         self.equal_weights = equal_weights  # True: every block weight is the same (known)
@@ -177,11 +178,18 @@ class BlockInfluence:
             if hi > lo:
                 yield j, lo, hi
 
+    def _chunks(self, lo: int, hi: int):
+        """``(start, rows)`` of the table rows ``lo:hi`` in ``_CHUNK``-row pieces (views of an array)."""
+        for start in range(lo, hi, _CHUNK):
+            stop = min(hi, start + _CHUNK)
+            yield start, _rows(self.table, start, stop)
+
     def toarray(self) -> np.ndarray:
         """The dense ``(blocks, cells)`` influence matrix."""
         out = np.empty(self.shape)
         for j, lo, hi in self._segments():
-            np.matmul(self.table[lo:hi], self.mats[j], out=out[lo:hi])
+            for start, rows in self._chunks(lo, hi):
+                np.matmul(rows, self.mats[j], out=out[start:start + rows.shape[0]])
         return out
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -193,7 +201,9 @@ class BlockInfluence:
         weights = np.asarray(weights, dtype=float)
         out = np.zeros((self.shape[0], *weights.shape[1:]))
         for j, lo, hi in self._segments():
-            out[lo:hi] = self.table[lo:hi] @ (self.mats[j] @ weights)
+            vec = self.mats[j] @ weights
+            for start, rows in self._chunks(lo, hi):
+                out[start:start + rows.shape[0]] = rows @ vec
         return out
 
     def row_sums(self, block_row: np.ndarray, n_rows: int) -> np.ndarray:
@@ -220,7 +230,7 @@ class BlockInfluence:
             if cols.size == 0:
                 continue
             rows = block_row[lo:hi]
-            part = self.table[lo:hi] @ self.mats[j][:, cols]
+            part = _rows(self.table, lo, hi) @ self.mats[j][:, cols]
             if (rows[1:] > rows[:-1]).all():  # distinct rows (sorted by cluster within a code)
                 out[np.ix_(rows, cols)] += part
             else:  # several blocks of one code in a row: accumulate
@@ -237,43 +247,155 @@ class BlockInfluence:
         """:math:`U'U` from per-code moment matrices of centred outcome changes.
 
         Each code's rows are differenced, centred and accumulated in chunks of
-        ``_CHUNK`` rows: no copy of the table, and cache-sized products that
-        BLAS runs on one thread.
+        ``_CHUNK`` rows (:func:`_code_moments`): no copy of the table, and
+        cache-sized products that BLAS runs on one thread.
         """
-        table, k = self.table, self.shape[1]
-        width = table.shape[1]
-        flat = table.reshape(-1)
-        buf = np.empty(min(_CHUNK, table.shape[0]) * width)
+        k = self.shape[1]
         out = np.zeros((k, k))
         for j, lo, hi in self._segments():
             m = self.mats[j]
             n_mat = np.empty_like(m)  # the same map in the basis of D: reverse cumulative sums
             n_mat[:-1] = np.cumsum(m[-2::-1], axis=0)[::-1]
             n_mat[-1] = m[-1]
-            moments = np.zeros((width, width))
-            shift = None
-            weight = table[lo:hi, -1]
-            equal = self.equal_weights or bool((weight == weight[0]).all())
-            for start in range(lo, hi, _CHUNK):
-                stop = min(hi, start + _CHUNK)
-                # D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]: differenced on the flat rows
-                seg = buf[: (stop - start) * width]
-                np.subtract(flat[start * width + 1: stop * width], flat[start * width: stop * width - 1],
-                            out=seg[1:])
-                rows = seg.reshape(-1, width)
-                rows[:, 0] = table[start:stop, 0]
-                rows[:, -1] = table[start:stop, -1]
-                if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
-                    sums = rows.sum(axis=0)
-                    shift = np.append(sums[:-1] / sums[-1], 0.0) if sums[-1] != 0 else np.zeros(0)
-                    n_mat[-1] += shift[:-1] @ n_mat[:-1] if shift.size else 0.0
-                    tiled = np.tile(shift * weight[0], _CHUNK) if shift.size and equal else None
-                if tiled is not None:  # equal weights: D_c = D - w c' is one flat pass
-                    seg -= tiled[: seg.size]
-                elif shift.size:
-                    rows -= np.multiply.outer(rows[:, -1], shift)
-                moments += rows.T @ rows
+            if isinstance(self.table, GridRows):
+                moments, shift = self.table.moments(lo, hi, self.equal_weights)
+            else:
+                moments, shift = _code_moments(self.table, lo, hi, self.equal_weights)
+            if shift.size:  # centred at c: D = D_c + w c', so N's weight row gains c'N
+                n_mat[-1] += shift[:-1] @ n_mat[:-1]
             out += n_mat.T @ moments @ n_mat
+        return out
+
+
+def _rows(table: np.ndarray | GridRows, lo: int, hi: int) -> np.ndarray:
+    """Rows ``lo:hi`` of a factor table: a view of an array, gathered for :class:`GridRows`."""
+    return table.rows(lo, hi) if isinstance(table, GridRows) else table[lo:hi]
+
+
+def _code_moments(table: np.ndarray | GridRows, lo: int, hi: int, equal_weights: bool | None,
+                  sums: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Moment matrix :math:`D_c'D_c` of one code's rows and its centre :math:`c` (see BlockInfluence).
+
+    ``D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]`` is differenced on the
+    flat rows of each ``_CHUNK``-row piece and centred at the weighted means of
+    the first piece (``shift``, empty when its weights sum to zero). With
+    ``sums`` (a ``(64, width)`` array of zeros) the rows' column sums are
+    accumulated into it, 64 rows at a time, as :func:`segment_sums` adds them
+    (the same additions in the same order).
+    """
+    width = table.shape[1]
+    buf = np.empty(min(_CHUNK, hi - lo) * width)
+    moments = np.zeros((width, width))
+    shift = tiled = None
+    fold = None if sums is None else np.empty((_CHUNK + 64) * width)
+    for start in range(lo, hi, _CHUNK):
+        stop = min(hi, start + _CHUNK)
+        chunk = _rows(table, start, stop)
+        if fold is not None:
+            _fold_sums(chunk, sums, fold)
+        flat = chunk.reshape(-1)
+        seg = buf[: (stop - start) * width]
+        np.subtract(flat[1:], flat[:-1], out=seg[1:])
+        rows = seg.reshape(-1, width)
+        rows[:, 0] = chunk[:, 0]
+        rows[:, -1] = chunk[:, -1]
+        if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
+            weight = chunk[:, -1]
+            equal = equal_weights or bool((_weights(table, lo, hi) == weight[0]).all())
+            col = rows.sum(axis=0)
+            shift = np.append(col[:-1] / col[-1], 0.0) if col[-1] != 0 else np.zeros(0)
+            tiled = np.tile(shift * weight[0], _CHUNK) if shift.size and equal else None
+        if tiled is not None:  # equal weights: D_c = D - w c' is one flat pass
+            seg -= tiled[: seg.size]
+        elif shift.size:
+            rows -= np.multiply.outer(rows[:, -1], shift)
+        moments += rows.T @ rows
+    return moments, shift
+
+
+def _weights(table: np.ndarray | GridRows, lo: int, hi: int) -> np.ndarray:
+    """The weight column (last) of rows ``lo:hi``."""
+    return table.weights(lo, hi) if isinstance(table, GridRows) else table[lo:hi, -1]
+
+
+def _fold_sums(chunk: np.ndarray, sums: np.ndarray, fold: np.ndarray) -> None:
+    """Add ``chunk``'s whole 64-row groups to ``sums`` (64 rows laid end to end), in row order."""
+    width = chunk.shape[1]
+    n = chunk.shape[0] // 64 * 64
+    if n == 0:
+        return
+    buf = fold[: (64 + n) * width].reshape(-1, 64 * width)
+    buf[0] = sums.reshape(-1)
+    buf[1:] = chunk[:n].reshape(-1, 64 * width)
+    np.sum(buf, axis=0, out=sums.reshape(-1))
+
+
+class GridRows:
+    """The factor table of one-unit blocks, gathered from the unit-by-period outcomes on demand.
+
+    Row ``b`` is ``[w_u Y_u0, ..., w_u Y_u,T-1, w_u]`` for the unit ``u =
+    order[b]`` of block ``b`` (``w = 1`` without ``weight``): the table
+    :func:`grid_table` builds, without the ``(blocks, periods + 1)`` copy.
+    Rows are gathered in cache-sized pieces when read; :meth:`segment_sums`
+    also computes every code's moment matrix for :meth:`BlockInfluence.gram`
+    in the same pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = GridRows(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([1, 0, 2]))
+    >>> rows.rows(0, 2).tolist()
+    [[3.0, 4.0, 1.0], [1.0, 2.0, 1.0]]
+    >>> segment_sums(rows, np.array([0, 1, 3])).tolist()
+    [[3.0, 4.0, 1.0], [6.0, 8.0, 2.0]]
+    """
+
+    def __init__(self, ywide: np.ndarray, order: np.ndarray, weight: np.ndarray | None = None
+                 ) -> None:
+        self.ywide, self.order, self.weight = ywide, order, weight
+        self.shape = (order.size, ywide.shape[1] + 1)
+        self._moments: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """A C-ordered copy of rows ``lo:hi`` (same values as :func:`grid_table`'s)."""
+        idx = self.order[lo:hi]
+        n_per = self.shape[1] - 1
+        part = np.empty((idx.size, n_per + 1))
+        if self.weight is None:
+            part[:, :n_per] = np.take(self.ywide, idx, axis=0)  # (take beats fancy indexing)
+            part[:, n_per] = 1.0
+        else:
+            w = self.weight[idx]
+            np.multiply(np.take(self.ywide, idx, axis=0), w[:, None], out=part[:, :n_per])
+            part[:, n_per] = w
+        return part
+
+    def weights(self, lo: int, hi: int) -> np.ndarray:
+        """The weight column of rows ``lo:hi``."""
+        return np.ones(hi - lo) if self.weight is None else self.weight[self.order[lo:hi]]
+
+    def moments(self, lo: int, hi: int, equal_weights: bool | None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_code_moments` of rows ``lo:hi``, kept from :meth:`segment_sums` when it ran."""
+        key = (lo, hi)
+        if key not in self._moments:
+            self._moments[key] = _code_moments(self, lo, hi, equal_weights)
+        return self._moments[key]
+
+    def segment_sums(self, start: np.ndarray, equal_weights: bool | None = None) -> np.ndarray:
+        """:func:`segment_sums` of the rows, and each segment's moments, in one gathering pass."""
+        width = self.shape[1]
+        nonempty = int(np.count_nonzero(start[1:] > start[:-1]))
+        if self.shape[0] < 64 * 64 * nonempty:  # small: the array's own (reduceat) sums
+            return segment_sums(self.rows(0, self.shape[0]), start)
+        out = np.zeros((start.size - 1, width))
+        for j in range(start.size - 1):
+            lo, hi = int(start[j]), int(start[j + 1])
+            if hi <= lo:
+                continue
+            sums = np.zeros((64, width))
+            self._moments[(lo, hi)] = _code_moments(self, lo, hi, equal_weights, sums)
+            tail = (hi - lo) // 64 * 64 + lo
+            out[j] = sums.sum(axis=0) + self.rows(tail, hi).sum(axis=0)
         return out
 
 
@@ -382,6 +504,8 @@ def segment_sums(values: np.ndarray, start: np.ndarray) -> np.ndarray:
     >>> segment_sums(np.arange(5.0), np.array([0, 2, 2, 5])).tolist()
     [1.0, 0.0, 9.0]
     """
+    if isinstance(values, GridRows):
+        return values.segment_sums(start)
     n_seg = start.size - 1
     out = np.zeros((n_seg, *values.shape[1:]))
     nonempty = np.flatnonzero(start[1:] > start[:-1])
@@ -512,7 +636,8 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     ``table`` optionally is a C-ordered ``(blocks, periods + 1)`` buffer whose
     first columns are ``ysum`` (a view of it); its last column is set to
     ``wsum`` (unless ``weights_in_table`` says it holds them already) and it
-    becomes the factor table, saving a copy. ``equal_weights=True`` declares
+    becomes the factor table, saving a copy. A :class:`GridRows` table holds
+    its weights and is never copied (``ysum`` is then not read). ``equal_weights=True`` declares
     every block weight equal (it spares :meth:`BlockInfluence.gram` a check).
 
     Examples
@@ -527,13 +652,16 @@ def panel_cell_factors(ysum: np.ndarray, wsum: np.ndarray, layout: BlockLayout, 
     (1.5, [[0.625]])
     """
     k = plan.cohort.size
-    n_per = ysum.shape[1]
+    n_per = ysum.shape[1] if table is None else table.shape[1] - 1
     if table is None:
         table = np.empty((ysum.shape[0], n_per + 1))
         table[:, :n_per] = ysum
-    if not weights_in_table:
-        table[:, n_per] = wsum
-    sums = segment_sums(table, layout.cg_start)  # one pass over the contiguous table
+    if isinstance(table, GridRows):  # one gathering pass: sums, and the moments for gram()
+        sums = table.segment_sums(layout.cg_start, equal_weights)
+    else:
+        if not weights_in_table:
+            table[:, n_per] = wsum
+        sums = segment_sums(table, layout.cg_start)  # one pass over the contiguous table
     ycg, wcg = sums[:, :n_per], sums[:, n_per]
     n_cg = layout.cg_start.size - 1
     treated, control = _cell_sets(plan, n_cohorts, n_cg)
