@@ -152,21 +152,43 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
     if n < 2 or unit.ndim != 1 or time.shape != (n,):
         return None
     width = _period_run(time)
-    if width is None or n % width or not (unit[1:] >= unit[:-1]).all():
+    if width is None or n % width or not _one_id_per_run(unit, width):
         return None
-    first, last = unit[::width], unit[width - 1::width]
-    # sorted ids, constant over each run of `width` rows, distinct between runs: one unit per run
-    if not (np.array_equal(first, last) and (first[1:] > first[:-1]).all()):
-        return None
+    first = unit[::width]
     periods = time[:width].copy()
     n_units = first.size
-    if unit.dtype == np.int64 and first[0] == 0 and first[-1] == n_units - 1:
+    low, high = int(unit[0]), int(unit[-1])
+    if unit.dtype == np.int64 and low == 0 and high == n_units - 1:
         unit_code = unit.view()  # distinct sorted 0..n-1: the ids are the codes
-    elif int(first[-1]) - int(first[0]) == n_units - 1:
-        unit_code = (unit - first[0]).astype(np.int64, copy=False)
+    elif high - low == n_units - 1:
+        unit_code = (unit - unit[0]).astype(np.int64, copy=False)
     else:
         unit_code = np.repeat(np.arange(n_units, dtype=np.int64), width)
     return unit_code, first, periods
+
+
+_PIECE = 1 << 16  # rows per piece of the chunked row checks (cache-sized boolean temporaries)
+
+
+def _one_id_per_run(unit: np.ndarray, width: int) -> bool:
+    """Whether ``unit`` is sorted, constant over each run of ``width`` rows and distinct between runs.
+
+    Checked in pieces of whole runs, so the boolean temporaries stay
+    cache-sized (a full-length one is fresh memory: page faults on first use).
+    """
+    step = max(width, _PIECE // width * width)
+    prev = None
+    for lo in range(0, unit.size, step):
+        piece = unit[lo:lo + step]
+        if not (piece[1:] >= piece[:-1]).all():
+            return False
+        first, last = piece[::width], piece[width - 1::width]
+        if not (np.array_equal(first, last) and (first[1:] > first[:-1]).all()):
+            return False
+        if prev is not None and not piece[0] > prev:
+            return False
+        prev = piece[-1]
+    return True
 
 
 def _period_run(time: np.ndarray) -> int | None:
@@ -186,8 +208,13 @@ def _period_run(time: np.ndarray) -> int | None:
     low = int(time[0])
     if int(time[width - 1]) - low != width - 1 or not (np.diff(time[:width]) == 1).all():
         return None
-    if n % width or not (time[width:] == time[:-width]).all():
+    if n % width:
         return None
+    step = max(width, _PIECE // width * width)
+    for lo in range(0, n - width, step):  # every row equals the row `width` before it, in pieces
+        piece = time[lo:min(n, lo + step + width)]
+        if not (piece[width:] == piece[:-width]).all():
+            return None
     return width
 
 
@@ -251,14 +278,22 @@ def unit_values(values: np.ndarray, unit_code: np.ndarray, n_units: int, grid: b
     if grid:  # flat comparison with the next row; the unit boundaries are masked out
         width = values.size // max(n_units, 1)
         if width > 1:
-            ne = np.empty(values.size, dtype=bool)
-            np.not_equal(values[1:], values[:-1], out=ne[:-1])
-            ne[width - 1::width] = False  # each unit's last row (its next row is another unit)
-            if ne.any():  # (NaN differs from its neighbours, so it lands here too)
-                return None
-        elif values.dtype.kind == "f" and np.isnan(values).any():
+            step = max(width, _PIECE // width * width)  # whole units per piece (cache-sized)
+            ne = np.empty(step, dtype=bool)
+            first = np.empty(values.size // width, dtype=values.dtype)
+            for lo in range(0, values.size, step):
+                piece = values[lo:lo + step]
+                out = ne[:piece.size]
+                out[-1] = False
+                np.not_equal(piece[1:], piece[:-1], out=out[:-1])
+                out[width - 1::width] = False  # each unit's last row (the next is another unit)
+                if out.any():  # (NaN differs from its neighbours, so it lands here too)
+                    return None
+                first[lo // width:(lo + piece.size) // width] = piece[::width]
+            return first
+        if values.dtype.kind == "f" and np.isnan(values).any():
             return None
-        return values[::width].copy()
+        return values.copy()
     first = np.empty(n_units, dtype=values.dtype)
     first[unit_code] = values
     return first if np.array_equal(first[unit_code], values) else None
