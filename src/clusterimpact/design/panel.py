@@ -748,8 +748,10 @@ class Panel(_codes.RowArrays):
                 f"The {role} column {name!r} is not in the data.{suggest(name, self.data.columns)}"
             )
         values = self._numeric(name, role)
-        # a finite total rules out inf in one read-only pass (NaN is allowed: then look)
-        bad = None if np.isfinite(np.add.reduce(values)) else np.isinf(values)
+        # a finite total rules out inf (and NaN) in one read-only pass; estimators reuse it
+        total = float(np.add.reduce(values, axis=None))
+        self._cache[(name, "total")] = total
+        bad = None if np.isfinite(total) else np.isinf(values)
         if bad is not None and bad.any():
             _fail(f"Infinite values in the {role} column {name!r}: {int(bad.sum())} row(s).",
                   self.data, bad, [c for c in (self.unit, self.time) if c] + [name],
@@ -758,6 +760,13 @@ class Panel(_codes.RowArrays):
         out = _codes.readonly(np.ascontiguousarray(values).view())
         self._cache[key] = out
         return out
+
+    def _column_total(self, name: str) -> float:
+        """The sum of :meth:`column` ``name`` (finite exactly when no value is NaN or inf)."""
+        key = (name, "total")
+        if key not in self._cache:
+            self.column(name)
+        return self._cache[key]
 
     def groups(self, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
         """Integer codes of the subgroups defined by ``by`` and a frame of their labels.

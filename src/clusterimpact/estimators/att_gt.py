@@ -159,7 +159,7 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
     # a finite total rules out missing outcomes in one read-only pass (Panel.column excludes inf)
     # (likewise a finite covariate total: the row-wise check is ~8x slower than the sum)
     x_bad = x is not None and not np.isfinite(np.add.reduce(x, axis=None))
-    bad = np.isnan(y) if x_bad or not np.isfinite(np.add.reduce(y)) else None
+    bad = np.isnan(y) if x_bad or not np.isfinite(panel._column_total(cfg.y)) else None
     if x_bad:
         bad |= ~np.all(np.isfinite(x), axis=1)
     row_keep = None
@@ -510,8 +510,10 @@ def att_gt(
     if sample.exclude_latest is not None:
         eligible &= cvals != sample.exclude_latest
     n_groups = len(group_labels)
-    unit_cg = np.where(keep_u, unit_group * n_coh + unit_cidx, -1)
-    kept_cg = unit_cg if keep_u.all() else unit_cg[keep_u]
+    all_kept = bool(keep_u.all())
+    unit_cg = unit_cidx if n_groups == 1 and all_kept else \
+        np.where(keep_u, unit_group * n_coh + unit_cidx, -1)
+    kept_cg = unit_cg if all_kept else unit_cg[keep_u]
     present = np.bincount(kept_cg, minlength=n_groups * n_coh).reshape(n_groups, n_coh)
     glists = [np.flatnonzero(eligible & (present[s, :-1] > 0)) for s in range(n_groups)]
     if not any(g.size for g in glists):
@@ -556,7 +558,8 @@ def att_gt(
         block_row=blocks[0], block_cg=blocks[1], block_weight=blocks[2],
         n_cohorts=n_coh, cohort_values=cvals, period_values=tvals,
         group_labels=group_labels, by=list(cfg.by),
-        n_units_by_group=np.bincount(unit_group[keep_u], minlength=n_groups),
+        n_units_by_group=np.bincount(unit_group if all_kept else unit_group[keep_u],
+                                     minlength=n_groups),
         row_cluster=row_cluster, bootstrap=cfg.bootstrap, boot_weights=cfg.boot_weights,
         boot_seed=None, time_labels=_time_labeller(panel), survey=panel.survey,
         small_sample=bool(small_sample),
@@ -792,8 +795,9 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
     unit_cluster = panel.unit_cluster
     n_kept = int(keep_u.sum())
     if x is None:
-        junk_cg = np.where(unit_cg >= 0, unit_cg, n_cg)
-        layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters)
+        junk_cg = unit_cg if n_kept == keep_u.size else np.where(unit_cg >= 0, unit_cg, n_cg)
+        layout = K.block_layout(unit_cluster, junk_cg, n_cg + 1, panel.n_clusters,
+                                unit_block=ucode is not None)
         n_real = int(layout.cg_start[n_cg])
         # (blocks, periods + 1) sums, the last column left for the weights (see panel_cell_factors)
         one_per_block = layout.order is not None
@@ -820,11 +824,15 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
         cg_units = np.bincount(unit_cg if n_kept == keep_u.size else unit_cg[keep_u], minlength=n_cg)
-        n_rows = int(np.count_nonzero(np.bincount(lay.block_cluster)))
+        # one unit per cluster: every block is its own cluster (row)
+        n_rows = n_real if one_per_block else int(np.count_nonzero(np.bincount(lay.block_cluster)))
         stats = K.panel_cell_factors(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows,
                                      table=table, weights_in_table=filled,
                                      equal_weights=(one_per_block and not panel.has_weights) or None)
-        rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
+        if one_per_block:
+            rows_u, row_cluster, block_row = stats.influence, lay.block_cluster, np.arange(n_real)
+        else:
+            rows_u, row_cluster, block_row = K.cluster_rows(stats.influence, lay.block_cluster)
         blocks = (block_row, lay.block_cg, wsum)
     else:
         xr = x if all_rows else x[sel]

@@ -408,8 +408,11 @@ def _reason_text(codes: np.ndarray) -> np.ndarray:
 
 
 def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
-                 n_clusters: int) -> BlockLayout:
+                 n_clusters: int, *, unit_block: bool = True) -> BlockLayout:
     """Group units into (subgroup-cohort, cluster) blocks, sorted by code then cluster.
+
+    With one unit per cluster, ``unit_block=False`` leaves ``unit_block`` out
+    (``None``) for callers that only read ``order``.
 
     Examples
     --------
@@ -423,8 +426,11 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
         # sorting by code is a stable (radix) sort of the small codes
         small = unit_cg.astype(np.int8 if n_cg <= 128 else np.int16)
         order = np.argsort(small, kind="stable")
-        unit_block = np.empty(order.size, dtype=np.int64)
-        unit_block[order] = np.arange(order.size)
+        if unit_block:
+            unit_block = np.empty(order.size, dtype=np.int64)
+            unit_block[order] = np.arange(order.size)
+        else:
+            unit_block = None
         counts = np.bincount(small, minlength=n_cg)
         block_cg = np.repeat(np.arange(n_cg, dtype=np.int64), counts)
         cg_start = np.zeros(n_cg + 1, dtype=np.int64)
