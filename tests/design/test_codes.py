@@ -59,3 +59,16 @@ def test_unit_values_long_grid(row):
     assert _codes.unit_values(varies, unit, N_UNITS, True) is None
     ints = unit % 3
     np.testing.assert_array_equal(_codes.unit_values(ints, unit, N_UNITS, True), np.arange(N_UNITS) % 3)
+
+
+@pytest.mark.parametrize("values", [
+    np.array([5, -3, 5, 2]), np.array([3, 1, 3], dtype=np.uint8), np.array([2**40, 2**40 + 3]),
+    np.array([0, 2007, 2004, 2007, 0]), np.array([-5, -2, 127], dtype=np.int8),
+    np.array([2**63 + 5, 2**63 + 1], dtype=np.uint64), np.array([1, 10**9]),
+    np.array([2**62, -2**62]), np.array([-2**63, -2**63 + 2]), np.array([200, 255], dtype=np.uint8),
+    np.array([2.5, np.inf, 2.5, -1.0]),
+])
+def test_sorted_unique_matches_np_unique(values):
+    out = _codes.sorted_unique(values)
+    assert out.dtype == values.dtype
+    np.testing.assert_array_equal(out, np.unique(values))

@@ -36,7 +36,29 @@ def infer_freq(index: pd.DatetimeIndex) -> str | None:
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values by hashing (faster than ``np.unique``'s full sort on long arrays)."""
+    """Sorted distinct values by hashing (faster than ``np.unique``'s full sort on long arrays).
+
+    Integers spanning a short range are counted instead (one ``np.bincount``).
+
+    Examples
+    --------
+    >>> sorted_unique(np.array([2007, 0, 2004, 2007])).tolist()
+    [0, 2004, 2007]
+    >>> sorted_unique(np.array([2.5, np.inf, 2.5])).tolist()
+    [2.5, inf]
+    """
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        span = 4 * values.size + 1024
+        if high - low < span:
+            # small non-negative values are counted as they are, others after shifting to 0
+            direct = low >= 0 and high < span and (values.dtype.kind == "i" or values.itemsize < 8)
+            if direct:
+                return np.flatnonzero(np.bincount(values)).astype(values.dtype)
+            base = values.dtype.type(low)  # (the differences fit: the span is short)
+            shifted = values.astype(np.intp) - low if values.itemsize < 8 else values - base
+            found = np.flatnonzero(np.bincount(shifted.astype(np.intp, copy=False)))
+            return found.astype(values.dtype) + base
     return np.sort(pd.unique(values))
 
 

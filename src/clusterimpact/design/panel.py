@@ -273,9 +273,9 @@ class Panel(_codes.RowArrays):
         self._set("survey", self._encode_survey())
         # cohorts are validated and stored per unit (per row for repeated cross-sections);
         # the row arrays cohort_value, event_time and treated are derived on first use
-        cohort = (self._cohort_from_column() if self.cohort_column is not None
-                  else self._cohort_from_treatment())
-        cohort = self._check_timing(cohort)
+        cohort, distinct = (self._cohort_from_column() if self.cohort_column is not None
+                            else (self._cohort_from_treatment(), None))
+        cohort = self._check_timing(cohort, distinct)
         self._set("unit_cohort", _codes.readonly(cohort))
         if self.unit is None:
             self._set("cohort_value", cohort)
@@ -419,7 +419,8 @@ class Panel(_codes.RowArrays):
             by_unit[self.unit_code] = codes
             self._set("unit_cluster", _codes.readonly(by_unit))
 
-    def _cohort_from_column(self) -> np.ndarray:
+    def _cohort_from_column(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Cohorts (per unit, per row for cross-sections) and, when cheap, their sorted distinct values."""
         col = self.cohort_column
         series = self.data[col]
         if isinstance(series.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(
@@ -436,9 +437,11 @@ class Panel(_codes.RowArrays):
         else:
             if _codes.plain(series.dtype, "iu") and self.unit is not None:  # no NaN: check the integers
                 by_unit = _codes.unit_values(series.to_numpy(), self.unit_code, self.n_units, self._grid)
-                if by_unit is not None:
+                if by_unit is not None:  # distinct values from the integers (no hashing)
+                    distinct = _codes.sorted_unique(by_unit).astype(float)
+                    distinct = np.sort(np.where(distinct == 0, _NEVER, distinct))
                     by_unit = by_unit.astype(float)
-                    return np.where(by_unit == 0, _NEVER, by_unit)
+                    return np.where(by_unit == 0, _NEVER, by_unit), distinct
             cohort = self._numeric(col, "cohort")
             cohort = np.where(np.isnan(cohort) | (cohort == 0), _NEVER, cohort)
             if (cohort == -np.inf).any():
@@ -447,11 +450,11 @@ class Panel(_codes.RowArrays):
                       "Use 0, NaN or +inf for never treated.")
         if self.unit is not None:
             by_unit = _codes.unit_values(cohort, self.unit_code, self.n_units, self._grid)
-            return by_unit if by_unit is not None else self._check_constant_within_unit(
+            return (by_unit if by_unit is not None else self._check_constant_within_unit(
                 cohort, col, "cohort",
                 "A unit has one first-treated period; for a treatment that varies by period "
-                "pass treatment= instead.")
-        return cohort
+                "pass treatment= instead.")), None
+        return cohort, None
 
     def _cohort_from_treatment(self) -> np.ndarray:
         col = self.treatment_column
@@ -494,10 +497,13 @@ class Panel(_codes.RowArrays):
             )
         return first_treated if self.unit is not None else cohort
 
-    def _check_timing(self, cohort: np.ndarray) -> np.ndarray:
-        """Warn about cohorts outside or between the observed periods; checked on distinct values."""
+    def _check_timing(self, cohort: np.ndarray, distinct: np.ndarray | None = None) -> np.ndarray:
+        """Warn about cohorts outside or between the observed periods; checked on distinct values.
+
+        ``distinct`` are the sorted distinct values of ``cohort`` when the caller has them.
+        """
         first, last, values = self.period_values[0], self.period_values[-1], self.period_values
-        distinct = _codes.sorted_unique(cohort)
+        distinct = _codes.sorted_unique(cohort) if distinct is None else distinct
         if np.isfinite(distinct[distinct > last]).any():
             after = np.isfinite(cohort) & (cohort > last)
             warnings.warn(
