@@ -58,3 +58,21 @@ def test_moments_kept_by_segment_sums_match_fresh_ones():
     K.segment_sums(rows, layout.cg_start)  # fills the moment cache in the same pass
     assert rows._moments
     np.testing.assert_array_equal(K.BlockInfluence(rows, layout.cg_start, mats).gram(), fresh)
+
+
+def test_grid_rows_with_dropped_units():
+    rng = np.random.default_rng(5)
+    n_units, n_per = 30000, 4
+    ywide = rng.normal(size=(n_units, n_per))
+    unit_cg = rng.integers(0, 4, n_units)  # code 3 marks dropped units (sorted last)
+    layout = K.block_layout(np.arange(n_units), unit_cg, 4, n_units)
+    n_real = int(layout.cg_start[3])
+    weight = rng.uniform(0.5, 2.0, n_units)
+    table = K.grid_table(ywide, weight, layout, n_real, fill_weights=True)
+    rows = K.GridRows(ywide, layout.order[:n_real], weight)
+    start = layout.cg_start[:4]
+    mats = rng.normal(size=(3, n_per + 1, 2))
+    np.testing.assert_array_equal(K.segment_sums(rows, start), K.segment_sums(table, start))
+    lazy, dense = K.BlockInfluence(rows, start, mats), K.BlockInfluence(table, start, mats)
+    np.testing.assert_array_equal(lazy.gram(), dense.gram())
+    np.testing.assert_array_equal(lazy @ np.array([1.0, -2.0]), dense @ np.array([1.0, -2.0]))
