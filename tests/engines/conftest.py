@@ -44,6 +44,30 @@ def _assert_regression_equal(ref, got) -> None:
         assert got.info[key] == ref.info[key], key
 
 
+_LEVELS = np.array(["clerk", "operator", "packer", "supervisor"])
+
+
+def with_covariates(frame: pd.DataFrame, unit: str, time: str) -> pd.DataFrame:
+    """A time-varying categorical ``occupation`` (some units never switch), its integer code
+    ``occ_code`` and a numeric ``hours``; plus the indicator columns of the row-level reference."""
+    u = frame[unit].to_numpy(np.int64)
+    t = frame[time].to_numpy(np.int64)
+    switch = (u % 3 != 0) & ((u * 7 + t * 3) % 5 < 2)
+    code = (u % 4 + switch * (1 + t % 3)) % 4
+    rng = np.random.default_rng(11)
+    out = frame.assign(occupation=_LEVELS[code], occ_code=code,
+                       hours=40 + 3 * (u % 5) + rng.normal(0, 2, len(frame)))
+    for lv in _LEVELS[1:]:
+        out[f"occupation::{lv}"] = (out["occupation"] == lv).astype(float)
+    return out
+
+
+@pytest.fixture(scope="session")
+def add_covariates():
+    """``with_covariates``: a time-varying categorical, its codes, a numeric covariate."""
+    return with_covariates
+
+
 @pytest.fixture(scope="session")
 def mpdta() -> pd.DataFrame:
     df = ci.datasets.load("mpdta")

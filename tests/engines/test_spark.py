@@ -75,3 +75,22 @@ def test_spark_regressions_equal_rows(spark, staggered, assert_regression):
     np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-10)
     np.testing.assert_allclose(got.std_error, ref.std_error, rtol=1e-10)
     assert_regression(_quiet(ci.event_study, panel, "y", fe=fe), _quiet(lp.event_study, "y", fe=fe))
+
+
+def test_spark_covariates_equal_rows(spark, staggered, add_covariates, assert_regression):
+    # categorical (string) and numeric covariates: per-block cross-products pushed to Spark
+    import warnings
+
+    stag = add_covariates(staggered, "worker_id", "period")
+    dummies = [c for c in stag.columns if c.startswith("occupation::")]
+    roles = dict(unit="worker_id", time="period", cohort="cohort", cluster="cluster_id")
+    panel = ci.Panel(stag, **roles)
+    lp = ci.LazyPanel(spark.createDataFrame(stag.drop(columns=dummies)), **roles)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.FewClustersWarning)
+        assert_regression(ci.twfe(panel, "y", covariates=[*dummies, "hours"], by="gender"),
+                          lp.twfe("y", covariates=["occupation", "hours"], by="gender"))
+        ref = ci.event_study(panel, "y", method="twfe", covariates=[*dummies, "hours"])
+        got = lp.event_study("y", covariates=["occupation", "hours"])
+    np.testing.assert_allclose(got.estimate, ref.estimate, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.std_error, ref.std_error, rtol=0, atol=1e-10)

@@ -18,10 +18,17 @@ Examples
 """
 
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
+from clusterimpact.engines.covariates import (
+    CrossStats,
+    cross_stats,
+    event_study_from_cross,
+    twfe_from_cross,
+)
 from clusterimpact.engines.lazy import LazyPanel
 from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import open_source
 
-__all__ = ["CellStats", "LazyPanel", "MomentStats", "att_gt_from_moments", "att_gt_from_stats",
-           "event_study_from_stats", "open_source", "twfe_from_stats"]
+__all__ = ["CellStats", "CrossStats", "LazyPanel", "MomentStats", "att_gt_from_moments",
+           "att_gt_from_stats", "cross_stats", "event_study_from_cross", "event_study_from_stats",
+           "open_source", "twfe_from_cross", "twfe_from_stats"]

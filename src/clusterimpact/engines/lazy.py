@@ -19,6 +19,7 @@ import pandas as pd
 
 from clusterimpact.engines._spec import Expr, Query, col, lit, missing, when
 from clusterimpact.engines.compress import CellStats, att_gt_from_stats
+from clusterimpact.engines.covariates import cross_stats, event_study_from_cross, twfe_from_cross
 from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import Source, open_source
@@ -737,7 +738,12 @@ class LazyPanel:
         """``ci.twfe`` (unit and period fixed effects, CR1) through the compressed statistics.
 
         Exact on balanced panels (see :mod:`clusterimpact.engines.regression`);
-        the panel's weights, if any, must be constant within unit.
+        the panel's weights, if any, must be constant within unit. With
+        ``covariates`` (numeric columns, and categorical ones -- string,
+        categorical or boolean columns, or ``"C(column)"`` -- as the indicators
+        of their levels but the first, named ``column::level``) the engine
+        returns per-block cross-products instead
+        (:mod:`clusterimpact.engines.covariates`).
 
         Examples
         --------
@@ -756,7 +762,10 @@ class LazyPanel:
                     "by= (not yet compressed); use ci.twfe on a ci.Panel for those.")
             stats = self._regression_stats(y, category, vcov)
             return twfe_from_stats(stats, vcov=vcov, alpha=alpha, pool=True)
-        _refuse(covariates, fe)
+        _refuse(None, fe)
+        if covariates is not None:  # per-block cross-products (engines.covariates)
+            self._regression_stats(None, None, vcov)
+            return twfe_from_cross(cross_stats(self, y, covariates, by), alpha=alpha)
         return twfe_from_stats(self._regression_stats(y, by, vcov), vcov=vcov, alpha=alpha)
 
     def event_study(self, y: str, *, method: str = "twfe", leads: int | None = None,
@@ -766,6 +775,7 @@ class LazyPanel:
         """``ci.event_study(method="twfe")`` (dynamic TWFE, CR1) through the compressed statistics.
 
         Exact on balanced panels; only ``method="twfe"`` is implemented lazily.
+        ``covariates`` as in :meth:`twfe`.
 
         Examples
         --------
@@ -788,19 +798,26 @@ class LazyPanel:
             return event_study_from_stats(self._regression_stats(y, category, vcov), leads=leads,
                                           lags=lags, reference=reference, vcov=vcov,
                                           bin_endpoints=bin_endpoints, alpha=alpha, pool=True)
-        _refuse(covariates, fe)
+        _refuse(None, fe)
+        if covariates is not None:  # per-block cross-products (engines.covariates)
+            self._regression_stats(None, None, vcov)
+            return event_study_from_cross(cross_stats(self, y, covariates, by), leads=leads,
+                                          lags=lags, reference=reference,
+                                          bin_endpoints=bin_endpoints, alpha=alpha)
         return event_study_from_stats(self._regression_stats(y, by, vcov), leads=leads, lags=lags,
                                       reference=reference, vcov=vcov, bin_endpoints=bin_endpoints,
                                       alpha=alpha)
 
 
-    def _regression_stats(self, y: str, by: Any, vcov: str) -> CellStats | MomentStats:
+    def _regression_stats(self, y: str | None, by: Any, vcov: str) -> CellStats | MomentStats | None:
         """Moment tables when clustered by unit (few numbers return), block sums otherwise."""
         if str(vcov).upper() != "CR1":  # refused by the estimator before any query
             raise SpecificationError(
                 f"Regressions from cell statistics support vcov='CR1' only (got {vcov!r}): CR2/CR3 "
                 "need each cluster's hat matrix and HC1 the squared residuals of every row. Use the "
                 "in-memory estimator on the rows for those.")
+        if y is None:
+            return None
         return self.moment_stats(y, by) if self.cluster == self.unit else self.cell_stats(y, by)
 
 

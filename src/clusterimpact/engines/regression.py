@@ -81,7 +81,7 @@ from clusterimpact.inference.vcov import warn_few_clusters
 from clusterimpact.results.event_study import EventStudyResult
 from clusterimpact.results.regression import RegressionResult
 
-__all__ = ["event_study_from_stats", "twfe_from_stats"]
+__all__ = ["event_design", "event_study_from_stats", "twfe_from_stats"]
 
 
 # ------------------------------------------------------------------- plumbing
@@ -426,29 +426,8 @@ def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None 
         warnings.warn(f"event_study dropped {b.n_always} row(s) of units treated in or before the "
                       "first period (always treated): they have no untreated observation.",
                       DroppedRowsWarning, stacklevel=2)
-    event = b.periods[None, :] - b.cohorts[:, None]          # (cohorts, periods); inf row: never
-    event[~np.isfinite(b.cohorts)] = np.nan
-    big_l, big_r = window(event.ravel(), leads, lags)
-    finite = event[np.isfinite(event)]
-    if reference is not None:
-        seen = np.unique(np.clip(finite, -big_l, big_r) if bin_endpoints else finite)
-        pre = seen[seen < 0]
-        if pre.size and not np.isin(reference, seen):
-            raise SpecificationError(
-                f"reference={reference:g} is not an observed relative period (treated units are "
-                f"observed at {', '.join(f'{v:g}' for v in pre)} before treatment; survey waves "
-                f"with gaps?). Choose an observed pre-period, e.g. reference={pre.max():g}.")
-    bins, outside = event_bins(event.ravel(), big_l, big_r, reference, bin_endpoints)
-    if not bin_endpoints and outside.any():
-        raise SpecificationError(
-            "bin_endpoints=False drops the treated rows outside the window, which unbalances the "
-            "panel: not exactly computable from cell statistics. Use bin_endpoints=True, a wider "
-            "window, or the in-memory ci.event_study.")
-    bins = bins.reshape(event.shape)
-    labels = np.unique(bins[np.isfinite(bins)])
-    if labels.size == 0:
-        raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
-    x = (bins[:, :, None] == labels[None, None, :]).astype(float)
+    x, labels, big_l, big_r = event_design(b.periods, b.cohorts, leads, lags, reference,
+                                           bin_endpoints)
     g_all = b.n_clusters
     if pool:
         fits = [_pooled_event_fit(b, x, labels, g_all)]
@@ -474,6 +453,50 @@ def event_study_from_stats(stats: CellStats | MomentStats, *, leads: int | None 
                      "bin_endpoints": bin_endpoints, "vcov": "CR1"})
     res.info["engine"] = f"compressed ({stats.engine}): {stats.n_rows} rows -> {stats.n_blocks} blocks"
     return res
+
+
+
+def event_design(periods: np.ndarray, cohorts: np.ndarray, leads: int | None, lags: int | None,
+                 reference: int | None, bin_endpoints: bool
+                 ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Relative-time indicators as a ``(cohorts, periods, bins)`` table, as ``ci.event_study``.
+
+    Returns the table, the bin labels and the window ``(L, R)``; raises for an unobserved
+    reference period and for ``bin_endpoints=False`` with treated cells outside the window
+    (dropping them unbalances the panel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, labels, lo, hi = event_design(np.arange(4.0), np.array([2.0, np.inf]), None, None, -1,
+    ...                                  True)
+    >>> labels.tolist(), x.shape
+    ([-2.0, 0.0, 1.0], (2, 4, 3))
+    """
+    event = periods[None, :] - cohorts[:, None]          # (cohorts, periods); inf row: never
+    event[~np.isfinite(cohorts)] = np.nan
+    big_l, big_r = window(event.ravel(), leads, lags)
+    finite = event[np.isfinite(event)]
+    if reference is not None:
+        seen = np.unique(np.clip(finite, -big_l, big_r) if bin_endpoints else finite)
+        pre = seen[seen < 0]
+        if pre.size and not np.isin(reference, seen):
+            raise SpecificationError(
+                f"reference={reference:g} is not an observed relative period (treated units are "
+                f"observed at {', '.join(f'{v:g}' for v in pre)} before treatment; survey waves "
+                f"with gaps?). Choose an observed pre-period, e.g. reference={pre.max():g}.")
+    bins, outside = event_bins(event.ravel(), big_l, big_r, reference, bin_endpoints)
+    if not bin_endpoints and outside.any():
+        raise SpecificationError(
+            "bin_endpoints=False drops the treated rows outside the window, which unbalances the "
+            "panel: not exactly computable from cell statistics. Use bin_endpoints=True, a wider "
+            "window, or the in-memory ci.event_study.")
+    bins = bins.reshape(event.shape)
+    labels = np.unique(bins[np.isfinite(bins)])
+    if labels.size == 0:
+        raise EstimationError("No relative-time indicator to estimate (check leads, lags, reference).")
+    x = (bins[:, :, None] == labels[None, None, :]).astype(float)
+    return x, labels, big_l, big_r
 
 
 def _event_fit(b: _Blocks, rows: np.ndarray, x: np.ndarray, labels: np.ndarray, g_all: int
