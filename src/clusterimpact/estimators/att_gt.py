@@ -184,7 +184,7 @@ def _sample(panel: Panel, y: np.ndarray, x: np.ndarray | None, cfg: AttGtConfig,
         unit_keep &= full
     # the cohort rules act on the distinct cohorts (blocks of units), then map back per unit
     codes, distinct = _cohort_codes(panel)
-    counts = np.bincount(codes if unit_keep.all() else codes[unit_keep], minlength=distinct.size)
+    counts = K.code_counts(codes if unit_keep.all() else codes[unit_keep], distinct.size)
     present = counts > 0
     cohort, keep_d, period_keep, exclude_latest = apply_cohort_rules(
         distinct, present, panel.period_values, period_keep, cfg, counts=counts)
@@ -528,7 +528,7 @@ def att_gt(
         ywide = ywide if sample.period_keep.all() else ywide[:, sample.period_keep]
         stats, rows_u, row_cluster, blocks, n_obs_units = _panel_path(
             panel, cfg, x, None, True, None, None, ywide, unit_cg, weights, plan, n_coh,
-            n_groups, n_t, keep_u)
+            n_groups, n_t, keep_u, cg_units=present.reshape(-1))
         n_obs = n_obs_units * n_t
     else:
         # rows of the estimation sample
@@ -558,8 +558,7 @@ def att_gt(
         block_row=blocks[0], block_cg=blocks[1], block_weight=blocks[2],
         n_cohorts=n_coh, cohort_values=cvals, period_values=tvals,
         group_labels=group_labels, by=list(cfg.by),
-        n_units_by_group=np.bincount(unit_group if all_kept else unit_group[keep_u],
-                                     minlength=n_groups),
+        n_units_by_group=present.sum(axis=1),
         row_cluster=row_cluster, bootstrap=cfg.bootstrap, boot_weights=cfg.boot_weights,
         boot_seed=None, time_labels=_time_labeller(panel), survey=panel.survey,
         small_sample=bool(small_sample),
@@ -790,7 +789,7 @@ def _unit_weights(panel: Panel) -> np.ndarray:
 
 
 def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, weights, plan,
-                n_coh, n_groups, n_t, keep_u):
+                n_coh, n_groups, n_t, keep_u, cg_units=None):
     n_cg = n_groups * n_coh
     unit_cluster = panel.unit_cluster
     n_kept = int(keep_u.sum())
@@ -823,7 +822,9 @@ def _panel_path(panel, cfg, x, sel, all_rows, ucode, tcode, y_rows, unit_cg, wei
                                minlength=layout.n_blocks)[:n_real]
         lay = K.BlockLayout(layout.unit_block, layout.block_cluster[:n_real],
                             layout.block_cg[:n_real], layout.cg_start[: n_cg + 1])
-        cg_units = np.bincount(unit_cg if n_kept == keep_u.size else unit_cg[keep_u], minlength=n_cg)
+        if cg_units is None:  # kept units per subgroup-cohort code
+            cg_units = np.bincount(unit_cg if n_kept == keep_u.size else unit_cg[keep_u],
+                                   minlength=n_cg)
         # one unit per cluster: every block is its own cluster (row)
         n_rows = n_real if one_per_block else int(np.count_nonzero(np.bincount(lay.block_cluster)))
         stats = K.panel_cell_factors(ysum, wsum, lay, plan, n_coh, cg_units, scale=n_rows,

@@ -39,6 +39,7 @@ __all__ = [
     "GridRows",
     "block_layout",
     "cluster_rows",
+    "code_counts",
     "grid_table",
     "panel_cell_factors",
     "panel_cells",
@@ -432,6 +433,26 @@ def _reason_text(codes: np.ndarray) -> np.ndarray:
     return np.array([REASONS[int(c)] for c in codes], dtype=object)
 
 
+def code_counts(codes: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(codes, minlength=n)``; few small-integer codes are counted one by one.
+
+    ``np.bincount`` first converts narrow integer codes to a full-length
+    ``intp`` array; with up to 16 codes counting each is cheaper.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> code_counts(np.array([2, 0, 2], dtype=np.int8), 4).tolist()
+    [1, 0, 2, 0]
+    """
+    if n > 16 or codes.dtype.itemsize > 2 or codes.size == 0:
+        return np.bincount(codes, minlength=n)
+    counts = np.array([np.count_nonzero(codes == k) for k in range(n)], dtype=np.int64)
+    if counts.sum() != codes.size:  # codes outside 0..n-1: bincount's answer (or its error)
+        return np.bincount(codes, minlength=n)
+    return counts
+
+
 def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
                  n_clusters: int, *, unit_block: bool = True) -> BlockLayout:
     """Group units into (subgroup-cohort, cluster) blocks, sorted by code then cluster.
@@ -456,7 +477,7 @@ def block_layout(unit_cluster: np.ndarray, unit_cg: np.ndarray, n_cg: int,
             unit_block[order] = np.arange(order.size)
         else:
             unit_block = None
-        counts = np.bincount(small, minlength=n_cg)
+        counts = code_counts(small, n_cg)
         block_cg = np.repeat(np.arange(n_cg, dtype=np.int64), counts)
         cg_start = np.zeros(n_cg + 1, dtype=np.int64)
         np.cumsum(counts, out=cg_start[1:])
