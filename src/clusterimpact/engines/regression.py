@@ -46,7 +46,8 @@ What is not exact
   :func:`event_study_from_stats` raise :class:`~clusterimpact.errors.SpecificationError`
   (use ``ci.twfe``/``ci.event_study`` on the rows, or balance the panel).
 * Weights that vary within unit (refused by ``LazyPanel.cell_stats``),
-  time-varying covariates, fixed effects other than unit and period (or unit
+  time-varying covariates (they need per-block cross-products:
+  :mod:`clusterimpact.engines.covariates`), fixed effects other than unit and period (or unit
   and ``"<category>^time"`` for a category constant within unit: each level is
   then its own two-way layout, ``twfe_from_stats(..., pool=True)``),
   ``vcov`` other than CR1 (CR2/CR3 need each cluster's hat matrix, HC1 the
