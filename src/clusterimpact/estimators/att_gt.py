@@ -505,7 +505,8 @@ def att_gt(
     kept = distinct if keep_u.all() else distinct[np.unique(codes[keep_u])]
     cvals = np.unique(kept[np.isfinite(kept)])
     n_coh = cvals.size + 1
-    unit_cidx = np.searchsorted(cvals, distinct)[codes]
+    lookup = np.searchsorted(cvals, distinct)
+    unit_cidx = (lookup.astype(np.int8) if n_coh < 127 else lookup)[codes]  # (narrow: 1 byte/unit)
     eligible = cvals > tvals[0] + cfg.anticipation
     if sample.exclude_latest is not None:
         eligible &= cvals != sample.exclude_latest
@@ -514,7 +515,7 @@ def att_gt(
     unit_cg = unit_cidx if n_groups == 1 and all_kept else \
         np.where(keep_u, unit_group * n_coh + unit_cidx, -1)
     kept_cg = unit_cg if all_kept else unit_cg[keep_u]
-    present = np.bincount(kept_cg, minlength=n_groups * n_coh).reshape(n_groups, n_coh)
+    present = K.code_counts(kept_cg, n_groups * n_coh).reshape(n_groups, n_coh)
     glists = [np.flatnonzero(eligible & (present[s, :-1] > 0)) for s in range(n_groups)]
     if not any(g.size for g in glists):
         raise SpecificationError("No treated cohort has a pre-treatment period in the data.")
@@ -531,6 +532,7 @@ def att_gt(
             n_groups, n_t, keep_u, cg_units=present.reshape(-1))
         n_obs = n_obs_units * n_t
     else:
+        unit_cg = unit_cg.astype(np.int64, copy=False)  # the row paths compute with the codes
         # rows of the estimation sample
         if sample.period_keep.all() and keep_u.all():
             row_keep = sample.row_keep if sample.row_keep is not None else np.ones(1, dtype=bool)
