@@ -105,19 +105,23 @@ def test_same_warnings_as_rows(mpdta, assert_regression):
 
 
 def test_what_is_not_exact_is_refused(mpdta):
+    # the balanced closed form refuses unbalanced block sums (LazyPanel routes those to the
+    # observation-pattern statistics of engines.unbalanced, tested in test_unbalanced.py)
     unbalanced = mpdta.drop(index=mpdta.index[5::97])
     lp = ci.LazyPanel(unbalanced, **MPDTA)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ci.DroppedRowsWarning)
         with pytest.raises(ci.SpecificationError, match="needs a balanced panel"):
-            lp.twfe("lemp")
+            ci.twfe_from_stats(lp.cell_stats("lemp"))
         with pytest.raises(ci.SpecificationError, match="needs a balanced panel"):
-            lp.event_study("lemp")
+            ci.event_study_from_stats(lp.moment_stats("lemp"))
+        with pytest.raises(ci.SpecificationError, match="needs a balanced panel"):
+            lp.twfe("lemp", fe=["unit", "size^time"])
     missing = mpdta.assign(lemp=np.where(mpdta.index % 50 == 0, np.nan, mpdta["lemp"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ci.DroppedRowsWarning)
         with pytest.raises(ci.SpecificationError, match="lack the outcome"):
-            ci.LazyPanel(missing, **MPDTA).twfe("lemp")
+            ci.twfe_from_stats(ci.LazyPanel(missing, **MPDTA).cell_stats("lemp"))
     lp = ci.LazyPanel(mpdta, **MPDTA)
     with pytest.raises(ci.SpecificationError, match="'CR1' only"):
         lp.twfe("lemp", vcov="CR2")

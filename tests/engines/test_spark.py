@@ -94,3 +94,22 @@ def test_spark_covariates_equal_rows(spark, staggered, add_covariates, assert_re
         got = lp.event_study("y", covariates=["occupation", "hours"])
     np.testing.assert_allclose(got.estimate, ref.estimate, rtol=0, atol=1e-10)
     np.testing.assert_allclose(got.std_error, ref.std_error, rtol=0, atol=1e-10)
+
+
+def test_spark_unbalanced_equals_rows(spark, staggered, assert_regression):
+    # units missing periods and outcomes: observation-pattern statistics pushed to Spark
+    import warnings
+
+    keep = (np.arange(len(staggered)) % 7 != 3) & ~((staggered["worker_id"] % 23 == 0)
+                                                   & (np.arange(len(staggered)) % 8 > 0))
+    df = staggered.loc[keep].copy()
+    df.loc[df.index[::41], "y"] = np.nan
+    roles = dict(unit="worker_id", time="period", cohort="cohort", cluster="cluster_id")
+    panel = ci.Panel(df, **roles)
+    lp = ci.LazyPanel(spark.createDataFrame(df), **roles)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ci.ClusterImpactWarning)
+        assert_regression(ci.twfe(panel, "y", by="gender"), lp.twfe("y", by="gender"))
+        ref, got = ci.event_study(panel, "y", method="twfe"), lp.event_study("y")
+    np.testing.assert_allclose(got.estimate, ref.estimate, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.std_error, ref.std_error, rtol=0, atol=1e-10)

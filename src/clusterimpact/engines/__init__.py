@@ -28,7 +28,14 @@ from clusterimpact.engines.lazy import LazyPanel
 from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import open_source
+from clusterimpact.engines.unbalanced import (
+    PatternStats,
+    event_study_from_patterns,
+    pattern_stats,
+    twfe_from_patterns,
+)
 
-__all__ = ["CellStats", "CrossStats", "LazyPanel", "MomentStats", "att_gt_from_moments",
-           "att_gt_from_stats", "cross_stats", "event_study_from_cross", "event_study_from_stats",
-           "open_source", "twfe_from_cross", "twfe_from_stats"]
+__all__ = ["CellStats", "CrossStats", "LazyPanel", "MomentStats", "PatternStats",
+           "att_gt_from_moments", "att_gt_from_stats", "cross_stats", "event_study_from_cross",
+           "event_study_from_patterns", "event_study_from_stats", "open_source", "pattern_stats",
+           "twfe_from_cross", "twfe_from_patterns", "twfe_from_stats"]

@@ -23,6 +23,11 @@ from clusterimpact.engines.covariates import cross_stats, event_study_from_cross
 from clusterimpact.engines.moments import MomentStats, att_gt_from_moments
 from clusterimpact.engines.regression import event_study_from_stats, twfe_from_stats
 from clusterimpact.engines.sources import Source, open_source
+from clusterimpact.engines.unbalanced import (
+    event_study_from_patterns,
+    pattern_stats,
+    twfe_from_patterns,
+)
 from clusterimpact.errors import PanelError, SpecificationError, TimingWarning, suggest
 from clusterimpact.estimators.att_gt import check_choice
 from clusterimpact.results.event_study import EventStudyResult
@@ -737,8 +742,10 @@ class LazyPanel:
              by: str | Sequence[str] | None = None, alpha: float = 0.05) -> RegressionResult:
         """``ci.twfe`` (unit and period fixed effects, CR1) through the compressed statistics.
 
-        Exact on balanced panels (see :mod:`clusterimpact.engines.regression`);
-        the panel's weights, if any, must be constant within unit. With
+        Exact on balanced panels (see :mod:`clusterimpact.engines.regression`)
+        and, from per-block observation patterns, on unbalanced ones
+        (:mod:`clusterimpact.engines.unbalanced`); the panel's weights, if any,
+        must be constant within unit. With
         ``covariates`` (numeric columns, and categorical ones -- string,
         categorical or boolean columns, or ``"C(column)"`` -- as the indicators
         of their levels but the first, named ``column::level``) the engine
@@ -766,6 +773,8 @@ class LazyPanel:
         if covariates is not None:  # per-block cross-products (engines.covariates)
             self._regression_stats(None, None, vcov)
             return twfe_from_cross(cross_stats(self, y, covariates, by), alpha=alpha)
+        if self._unbalanced(y, vcov):  # observation patterns (engines.unbalanced)
+            return twfe_from_patterns(pattern_stats(self, y, by), alpha=alpha)
         return twfe_from_stats(self._regression_stats(y, by, vcov), vcov=vcov, alpha=alpha)
 
     def event_study(self, y: str, *, method: str = "twfe", leads: int | None = None,
@@ -774,7 +783,8 @@ class LazyPanel:
                     by: str | Sequence[str] | None = None, fe: Any = None) -> EventStudyResult:
         """``ci.event_study(method="twfe")`` (dynamic TWFE, CR1) through the compressed statistics.
 
-        Exact on balanced panels; only ``method="twfe"`` is implemented lazily.
+        Exact on balanced and unbalanced panels (as :meth:`twfe`); only
+        ``method="twfe"`` is implemented lazily.
         ``covariates`` as in :meth:`twfe`.
 
         Examples
@@ -804,10 +814,20 @@ class LazyPanel:
             return event_study_from_cross(cross_stats(self, y, covariates, by), leads=leads,
                                           lags=lags, reference=reference,
                                           bin_endpoints=bin_endpoints, alpha=alpha)
+        if self._unbalanced(y, vcov):  # observation patterns (engines.unbalanced)
+            return event_study_from_patterns(pattern_stats(self, y, by), leads=leads, lags=lags,
+                                             reference=reference, bin_endpoints=bin_endpoints,
+                                             alpha=alpha)
         return event_study_from_stats(self._regression_stats(y, by, vcov), leads=leads, lags=lags,
                                       reference=reference, vcov=vcov, bin_endpoints=bin_endpoints,
                                       alpha=alpha)
 
+
+    def _unbalanced(self, y: str, vcov: str) -> bool:
+        """Whether some unit lacks a period or an outcome (one ``GROUP BY time`` query)."""
+        self._regression_stats(None, None, vcov)
+        periods, n_ok, _ = self._outcome_periods(y)
+        return n_ok != self.n_units * periods.size
 
     def _regression_stats(self, y: str | None, by: Any, vcov: str) -> CellStats | MomentStats | None:
         """Moment tables when clustered by unit (few numbers return), block sums otherwise."""
