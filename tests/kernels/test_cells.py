@@ -81,3 +81,17 @@ def test_grid_rows_with_dropped_units():
     np.testing.assert_array_equal(lazy.gram(), dense.gram())
     np.testing.assert_allclose(lazy @ np.array([1.0, -2.0]), dense @ np.array([1.0, -2.0]),
                                rtol=1e-13, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_cg", [1, 5, 16, 40])
+def test_block_layout_sorts_units_stably_by_code(n_cg):
+    rng = np.random.default_rng(n_cg)
+    unit_cg = rng.integers(0, n_cg, 50000)
+    lay = K.block_layout(np.arange(unit_cg.size), unit_cg, n_cg, unit_cg.size)
+    order = np.argsort(unit_cg, kind="stable")
+    np.testing.assert_array_equal(lay.order, order)
+    np.testing.assert_array_equal(lay.block_cg, unit_cg[order])
+    np.testing.assert_array_equal(lay.cg_start, np.r_[0, np.cumsum(np.bincount(unit_cg, minlength=n_cg))])
+    np.testing.assert_array_equal(lay.unit_block[order], np.arange(unit_cg.size))
+    assert K.block_layout(np.arange(unit_cg.size), unit_cg, n_cg, unit_cg.size,
+                          unit_block=False).unit_block is None
