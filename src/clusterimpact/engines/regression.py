@@ -43,8 +43,9 @@ What is not exact
   some rows): the unit fixed effects are then not absorbed in closed form and
   the coefficient depends on each unit's observed periods, which the block
   sums do not record. :func:`twfe_from_stats` and
-  :func:`event_study_from_stats` raise :class:`~clusterimpact.errors.SpecificationError`
-  (use ``ci.twfe``/``ci.event_study`` on the rows, or balance the panel).
+  :func:`event_study_from_stats` raise :class:`~clusterimpact.errors.SpecificationError`;
+  ``LazyPanel.twfe``/``.event_study`` then use the per-block observation patterns of
+  :mod:`clusterimpact.engines.unbalanced`, which are exact.
 * Weights that vary within unit (refused by ``LazyPanel.cell_stats``),
   time-varying covariates (they need per-block cross-products:
   :mod:`clusterimpact.engines.covariates`), fixed effects other than unit and period (or unit
