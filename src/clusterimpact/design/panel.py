@@ -440,8 +440,9 @@ class Panel(_codes.RowArrays):
                 if by_unit is not None:  # distinct values from the integers (no hashing)
                     distinct = _codes.sorted_unique(by_unit).astype(float)
                     distinct = np.sort(np.where(distinct == 0, _NEVER, distinct))
-                    by_unit = by_unit.astype(float)
-                    return np.where(by_unit == 0, _NEVER, by_unit), distinct
+                    cohort = by_unit.astype(float)
+                    np.copyto(cohort, _NEVER, where=by_unit == 0)  # in place: one array less
+                    return cohort, distinct
             cohort = self._numeric(col, "cohort")
             cohort = np.where(np.isnan(cohort) | (cohort == 0), _NEVER, cohort)
             if (cohort == -np.inf).any():
