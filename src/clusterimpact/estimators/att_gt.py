@@ -494,7 +494,9 @@ def att_gt(
     unit_code = panel.unit_code
     unit_group, group_labels = _unit_groups(panel, cfg.by)
     sample = _sample(panel, yv, x, cfg, unit_group)
-    weights = _unit_weights(panel) if panel.is_panel else panel.weights
+    # unit weights; without a weights column a read-only view of ones (made real for the row paths)
+    weights = (_unit_weights(panel) if panel.has_weights else np.broadcast_to(1.0, (panel.n_units,))) \
+        if panel.is_panel else panel.weights
 
     # periods and cohorts of the estimation sample
     tvals = panel.period_values[sample.period_keep]
@@ -533,6 +535,7 @@ def att_gt(
         n_obs = n_obs_units * n_t
     else:
         unit_cg = unit_cg.astype(np.int64, copy=False)  # the row paths compute with the codes
+        weights = np.ascontiguousarray(weights)
         # rows of the estimation sample
         if sample.period_keep.all() and keep_u.all():
             row_keep = sample.row_keep if sample.row_keep is not None else np.ones(1, dtype=bool)
