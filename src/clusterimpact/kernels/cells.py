@@ -278,27 +278,21 @@ def _rows(table: np.ndarray | GridRows, lo: int, hi: int) -> np.ndarray:
     return table.rows(lo, hi) if isinstance(table, GridRows) else table[lo:hi]
 
 
-def _code_moments(table: np.ndarray | GridRows, lo: int, hi: int, equal_weights: bool | None,
-                  sums: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _code_moments(table: np.ndarray, lo: int, hi: int, equal_weights: bool | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Moment matrix :math:`D_c'D_c` of one code's rows and its centre :math:`c` (see BlockInfluence).
 
     ``D = [Y_0, Y_1 - Y_0, ..., Y_{T-1} - Y_{T-2}, w]`` is differenced on the
     flat rows of each ``_CHUNK``-row piece and centred at the weighted means of
-    the first piece (``shift``, empty when its weights sum to zero). With
-    ``sums`` (a ``(64, width)`` array of zeros) the rows' column sums are
-    accumulated into it, 64 rows at a time, as :func:`segment_sums` adds them
-    (the same additions in the same order).
+    the first piece (``shift``, empty when its weights sum to zero).
     """
     width = table.shape[1]
     buf = np.empty(min(_CHUNK, hi - lo) * width)
     moments = np.zeros((width, width))
     shift = tiled = None
-    fold = None if sums is None else np.empty((_CHUNK + 64) * width)
     for start in range(lo, hi, _CHUNK):
         stop = min(hi, start + _CHUNK)
-        chunk = _rows(table, start, stop)
-        if fold is not None:
-            _fold_sums(chunk, sums, fold)
+        chunk = table[start:stop]
         flat = chunk.reshape(-1)
         seg = buf[: (stop - start) * width]
         np.subtract(flat[1:], flat[:-1], out=seg[1:])
@@ -307,7 +301,7 @@ def _code_moments(table: np.ndarray | GridRows, lo: int, hi: int, equal_weights:
         rows[:, -1] = chunk[:, -1]
         if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
             weight = chunk[:, -1]
-            equal = equal_weights or bool((_weights(table, lo, hi) == weight[0]).all())
+            equal = equal_weights or bool((table[lo:hi, -1] == weight[0]).all())
             col = rows.sum(axis=0)
             shift = np.append(col[:-1] / col[-1], 0.0) if col[-1] != 0 else np.zeros(0)
             tiled = np.tile(shift * weight[0], _CHUNK) if shift.size and equal else None
@@ -319,9 +313,57 @@ def _code_moments(table: np.ndarray | GridRows, lo: int, hi: int, equal_weights:
     return moments, shift
 
 
-def _weights(table: np.ndarray | GridRows, lo: int, hi: int) -> np.ndarray:
-    """The weight column (last) of rows ``lo:hi``."""
-    return table.weights(lo, hi) if isinstance(table, GridRows) else table[lo:hi, -1]
+def _grid_moments(table: GridRows, lo: int, hi: int, equal_weights: bool | None,
+                  sums: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_code_moments` of :class:`GridRows`, on the gathered outcome rows only.
+
+    The outcome block of :math:`D` (differenced on the flat rows, centred in
+    one flat pass) goes through the cross product; its products with the
+    weight column are one matrix-vector product and :math:`w'w`. With
+    ``sums`` (zero ``(64, periods)`` and ``(64, 1)`` arrays) the outcome and
+    weight columns are accumulated as :func:`segment_sums` adds them.
+    """
+    n_per = table.shape[1] - 1
+    buf = np.empty(min(_CHUNK, hi - lo) * n_per)
+    ones = np.ones(min(_CHUNK, hi - lo))
+    outer = np.zeros((n_per, n_per))
+    cross = np.zeros(n_per)
+    ww = 0.0
+    shift = tiled = None
+    fold = None if sums is None else np.empty((_CHUNK + 64) * n_per)
+    for start in range(lo, hi, _CHUNK):
+        stop = min(hi, start + _CHUNK)
+        wy, w = table.narrow(start, stop)
+        n = stop - start
+        if fold is not None:
+            _fold_sums(wy, sums[0], fold)
+            if w is not None:
+                _fold_sums(w[:, None], sums[1], fold)
+        flat = wy.reshape(-1)
+        seg = buf[: n * n_per]
+        np.subtract(flat[1:], flat[:-1], out=seg[1:])
+        rows = seg.reshape(n, n_per)
+        rows[:, 0] = wy[:, 0]
+        wv = ones[:n] if w is None else w
+        if shift is None:  # centre near the code's weighted means (D = D_c + w c', exact)
+            w0 = float(wv[0])
+            equal = w is None or equal_weights or bool((table.weights(lo, hi) == w0).all())
+            total_w = float(wv.sum())
+            shift = (ones[:n] @ rows) / total_w if total_w != 0 else np.zeros(0)
+            tiled = np.tile(shift * w0, _CHUNK) if shift.size and equal else None
+        if tiled is not None:
+            seg -= tiled[: seg.size]
+        elif shift.size:
+            rows -= np.multiply.outer(wv, shift)
+        outer += rows.T @ rows
+        cross += wv @ rows
+        ww += float(wv @ wv)
+    moments = np.empty((n_per + 1, n_per + 1))
+    moments[:n_per, :n_per] = outer
+    moments[:n_per, n_per] = moments[n_per, :n_per] = cross
+    moments[n_per, n_per] = ww
+    return moments, (np.append(shift, 0.0) if shift.size else shift)
 
 
 def _fold_sums(chunk: np.ndarray, sums: np.ndarray, fold: np.ndarray) -> None:
@@ -396,6 +438,16 @@ class GridRows:
         if self.weight is not None:
             out *= self.weight[idx].reshape(-1, *([1] * (out.ndim - 1)))
 
+    def narrow(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows ``lo:hi`` without the weight column: ``(w Y, w)``, ``w`` ``None`` for all ones."""
+        idx = self.order[lo:hi]
+        wy = np.take(self.ywide, idx, axis=0)
+        if self.weight is None:
+            return wy, None
+        w = self.weight[idx]
+        wy *= w[:, None]
+        return wy, w
+
     def weights(self, lo: int, hi: int) -> np.ndarray:
         """The weight column of rows ``lo:hi``."""
         return np.ones(hi - lo) if self.weight is None else self.weight[self.order[lo:hi]]
@@ -404,7 +456,7 @@ class GridRows:
         """:func:`_code_moments` of rows ``lo:hi``, kept from :meth:`segment_sums` when it ran."""
         key = (lo, hi)
         if key not in self._moments:
-            self._moments[key] = _code_moments(self, lo, hi, equal_weights)
+            self._moments[key] = _grid_moments(self, lo, hi, equal_weights)
         return self._moments[key]
 
     def segment_sums(self, start: np.ndarray, equal_weights: bool | None = None) -> np.ndarray:
@@ -418,10 +470,17 @@ class GridRows:
             lo, hi = int(start[j]), int(start[j + 1])
             if hi <= lo:
                 continue
-            sums = np.zeros((64, width))
-            self._moments[(lo, hi)] = _code_moments(self, lo, hi, equal_weights, sums)
-            tail = (hi - lo) // 64 * 64 + lo
-            out[j] = sums.sum(axis=0) + self.rows(tail, hi).sum(axis=0)
+            sums = (np.zeros((64, width - 1)), np.zeros((64, 1)))
+            self._moments[(lo, hi)] = _grid_moments(self, lo, hi, equal_weights, sums)
+            tail = self.rows((hi - lo) // 64 * 64 + lo, hi).sum(axis=0)
+            out[j, :-1] = sums[0].sum(axis=0) + tail[:-1]
+            if self.weight is None:  # a sum of ones: the count, exactly
+                out[j, -1] = float(hi - lo)
+                continue
+            total = 0.0  # row by row, as a (64, width) fold's column is summed (not pairwise)
+            for value in sums[1][:, 0].tolist():
+                total += value
+            out[j, -1] = total + tail[-1]
         return out
 
 
