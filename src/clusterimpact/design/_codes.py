@@ -180,6 +180,8 @@ def sorted_grid(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray
     periods = time[:width].copy()
     n_units = first.size
     low, high = int(unit[0]), int(unit[-1])
+    if unit.dtype == np.int64 and high - low == n_units - 1:
+        first = pd.RangeIndex(low, high + 1)  # ids low..high: a range, not a copy
     if unit.dtype == np.int64 and low == 0 and high == n_units - 1:
         unit_code = unit.view()  # distinct sorted 0..n-1: the ids are the codes
     elif high - low == n_units - 1:
